@@ -1,0 +1,82 @@
+"""``quality``: sharpness, noise, contrast, exposure clipping and black bars per frame."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, FramesInput, register
+from tiktok_analyzer.shared.events import Group
+
+
+class QualityConfig(AnalyzerConfig):
+    kind: Literal["quality"] = "quality"
+    dark_level: int = Field(default=5, description="Luma at or below this counts as crushed")
+    bright_level: int = Field(default=250, description="Luma at or above this counts as blown")
+    bar_level: float = Field(default=20.0, description="Rows/columns darker than this are bars")
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def laplacian_variance(gray: np.ndarray) -> float:
+    lap = (gray[1:-1, :-2] + gray[1:-1, 2:] + gray[:-2, 1:-1] + gray[2:, 1:-1]
+           - 4 * gray[1:-1, 1:-1])
+    return float(lap.var())
+
+
+def noise_sigma(gray: np.ndarray) -> float:
+    """Immerkaer (1996) fast noise variance estimate."""
+    g = gray
+    conv = (g[:-2, :-2] - 2 * g[:-2, 1:-1] + g[:-2, 2:]
+            - 2 * g[1:-1, :-2] + 4 * g[1:-1, 1:-1] - 2 * g[1:-1, 2:]
+            + g[2:, :-2] - 2 * g[2:, 1:-1] + g[2:, 2:])
+    h, w = gray.shape
+    return float(np.sqrt(np.pi / 2) * np.abs(conv).sum() / (6 * (w - 2) * (h - 2)))
+
+
+def _bar_share(profile: np.ndarray, level: float) -> float:
+    dark = profile < level
+    n = 0
+    while n < len(dark) and dark[n]:
+        n += 1
+    return n / len(dark)
+
+
+def black_bars(gray: np.ndarray, level: float) -> dict[str, float]:
+    rows, cols = gray.mean(axis=1), gray.mean(axis=0)
+    return {
+        "top": round(_bar_share(rows, level), 4),
+        "bottom": round(_bar_share(rows[::-1], level), 4),
+        "left": round(_bar_share(cols, level), 4),
+        "right": round(_bar_share(cols[::-1], level), 4),
+    }
+
+
+@register
+class QualityAnalyzer(Analyzer):
+    key: ClassVar[str] = "quality"
+    group: ClassVar[Group] = Group.GPU_LIGHT
+    version: ClassVar[str] = "1"
+    batch_size: ClassVar[int] = 8
+    config_model = QualityConfig
+
+    def process(self, batch: FramesInput) -> list[dict[str, Any]]:
+        cfg: QualityConfig = self.config  # type: ignore[assignment]
+        records = []
+        for frame in batch.frames:
+            gray = luma(frame.rgb)
+            records.append({
+                "t": frame.t,
+                "width": int(frame.rgb.shape[1]),
+                "height": int(frame.rgb.shape[0]),
+                "sharpness": round(laplacian_variance(gray), 3),
+                "noise": round(noise_sigma(gray), 3),
+                "contrast": round(float(gray.std() / 255.0), 4),
+                "clipped_dark": round(float((gray <= cfg.dark_level).mean()), 4),
+                "clipped_bright": round(float((gray >= cfg.bright_level).mean()), 4),
+                "black_bars": black_bars(gray, cfg.bar_level),
+            })
+        return records

@@ -1,0 +1,54 @@
+"""MinIO's bucket notifications, as MinIO publishes them to Kafka (S3 event records)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field
+from tiktok_analyzer.shared.events import ObjectRef
+
+
+class _Loose(BaseModel):
+    # MinIO adds fields between releases; we read only what we need.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class _S3Object(_Loose):
+    key: str
+    size: int | None = None
+    etag: str | None = Field(default=None, alias="eTag")
+    version_id: str | None = Field(default=None, alias="versionId")
+
+
+class _S3Bucket(_Loose):
+    name: str
+
+
+class _S3(_Loose):
+    bucket: _S3Bucket
+    object: _S3Object
+
+
+class _Record(_Loose):
+    event_name: str = Field(alias="eventName")
+    s3: _S3
+
+
+class MinioNotification(_Loose):
+    event_name: str = Field(alias="EventName")
+    key: str = Field(alias="Key")
+    records: list[_Record] = Field(default_factory=list, alias="Records")
+
+    def created_objects(self) -> list[ObjectRef]:
+        """The objects this notification says were created (keys arrive URL-encoded)."""
+        return [
+            ObjectRef(
+                bucket=r.s3.bucket.name,
+                key=unquote_plus(r.s3.object.key),
+                version_id=r.s3.object.version_id or None,
+                etag=r.s3.object.etag,
+                size=r.s3.object.size,
+            )
+            for r in self.records
+            if r.event_name.startswith("s3:ObjectCreated:")
+        ]

@@ -1,0 +1,50 @@
+"""The consumer stage shared by gpu_heavy, gpu_light and audio: decode a batch's payloads once,
+run the group's analyzers, return one partial result."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from tiktok_analyzer.shared.analyzers import (
+    AudioInput,
+    DecodedFrame,
+    FramesInput,
+    GroupRunner,
+)
+from tiktok_analyzer.shared.blobs import BlobStore, unpack
+from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, PartialResult
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def to_input(event: FrameBatch | AudioChunk, store: BlobStore | None) -> FramesInput | AudioInput:
+    if isinstance(event, FrameBatch):
+        return FramesInput(
+            video_id=event.video_id,
+            batch_index=event.batch_index,
+            frames=[DecodedFrame(f.index, f.t, decode_jpeg(unpack(f.jpeg, store)))
+                    for f in event.frames],
+        )
+    pcm = np.frombuffer(unpack(event.pcm_s16le, store), dtype="<i2")
+    return AudioInput(
+        video_id=event.video_id,
+        batch_index=event.batch_index,
+        start_s=event.start_s,
+        sample_rate=event.sample_rate,
+        samples=(pcm.astype(np.float32) / 32768.0),
+    )
+
+
+def analyze_batch(runner: GroupRunner, event: FrameBatch | AudioChunk,
+                  store: BlobStore | None) -> PartialResult:
+    if event.group is not runner.group:
+        raise ValueError(f"{event.group} batch sent to the {runner.group} runner")
+    runs = runner.run(to_input(event, store))
+    return PartialResult(video_id=event.video_id, group=event.group,
+                         batch_index=event.batch_index, runs=runs)

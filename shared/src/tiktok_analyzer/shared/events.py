@@ -1,0 +1,208 @@
+"""Every event that crosses a topic, defined once.
+
+Each model carries ``schema_version`` and a ``kind`` tag. Consumers validate against these models;
+the JSON Schemas in ``docs/schemas/`` are generated from them (``tiktok-analyzer schemas``), never
+written by hand. Every message is keyed by ``video_id`` so that all messages of one video land in
+the same partition of every topic.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    """Base for every message: immutable, strict about unknown keys, bytes as base64 in JSON."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+
+class Group(StrEnum):
+    """The analyzer groups; each is served by one consumer service."""
+
+    GPU_HEAVY = "gpu_heavy"
+    GPU_LIGHT = "gpu_light"
+    AUDIO = "audio"
+
+
+# --- payloads: inline bytes or a reference to an object in the blob store -------------------
+
+
+class InlineBlob(Model):
+    where: Literal["inline"] = "inline"
+    data: bytes
+
+
+class StoredBlob(Model):
+    where: Literal["stored"] = "stored"
+    bucket: str
+    key: str
+    size: int
+
+
+Blob = Annotated[InlineBlob | StoredBlob, Field(discriminator="where")]
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+class ObjectRef(Model):
+    """Where a video file lives in the object store."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+
+class StreamInfo(Model):
+    index: int
+    kind: Literal["video", "audio", "other"]
+    codec: str | None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+
+class MediaInfo(Model):
+    """What the probe learned about a file before any full decode."""
+
+    container: str
+    duration_s: float | None
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    rotation_deg: int = 0
+    streams: list[StreamInfo] = Field(default_factory=list)
+
+
+class VideoAccepted(Model):
+    schema_version: Literal[1] = 1
+    kind: Literal["video.accepted"] = "video.accepted"
+    video_id: str
+    source: ObjectRef
+    media: MediaInfo
+    warnings: list[str] = Field(default_factory=list)
+    accepted_at: datetime = Field(default_factory=utc_now)
+
+
+class VideoRejected(Model):
+    schema_version: Literal[1] = 1
+    kind: Literal["video.rejected"] = "video.rejected"
+    video_id: str
+    source: ObjectRef
+    reason: str
+    rejected_at: datetime = Field(default_factory=utc_now)
+
+
+# --- frame sampler ----------------------------------------------------------------------------
+
+
+class SampledFrame(Model):
+    index: int = Field(description="Frame number in decode order, from 0")
+    t: float = Field(description="Presentation time in seconds from the start of the video")
+    width: int
+    height: int
+    jpeg: Blob
+
+
+class FrameBatch(Model):
+    schema_version: Literal[1] = 1
+    kind: Literal["frames.batch"] = "frames.batch"
+    video_id: str
+    group: Group
+    batch_index: int
+    frames: list[SampledFrame]
+
+
+class AudioChunk(Model):
+    """Mono 16-bit little-endian PCM."""
+
+    schema_version: Literal[1] = 1
+    kind: Literal["audio.chunk"] = "audio.chunk"
+    video_id: str
+    group: Literal[Group.AUDIO] = Group.AUDIO
+    batch_index: int
+    start_s: float = Field(description="Time of the first sample, seconds from video start")
+    sample_rate: int
+    num_samples: int
+    pcm_s16le: Blob
+
+
+class GroupPlan(Model):
+    """What the aggregator must wait for from one group."""
+
+    batches: int
+    analyzers: list[str]
+    skip_reason: str | None = Field(
+        default=None, description="Why this group gets no input at all (e.g. no audio stream)"
+    )
+
+
+class SamplingManifest(Model):
+    """Published after the last batch of a video: tells the aggregator exactly what to expect."""
+
+    schema_version: Literal[1] = 1
+    kind: Literal["sampling.manifest"] = "sampling.manifest"
+    video_id: str
+    source: ObjectRef
+    media: MediaInfo
+    warnings: list[str] = Field(default_factory=list)
+    groups: dict[Group, GroupPlan]
+    decode_s: float = Field(description="Wall time the sampler spent on this video")
+
+
+# --- consumer services ------------------------------------------------------------------------
+
+
+class AnalyzerStatus(StrEnum):
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class AnalyzerRun(Model):
+    """One analyzer's output on one batch. ``records`` are time-stamped (key ``t``, seconds)."""
+
+    analyzer: str
+    version: str
+    model_id: str | None = None
+    model_revision: str | None = None
+    status: AnalyzerStatus
+    reason: str | None = Field(default=None, description="Why skipped, or the error if failed")
+    elapsed_s: float
+    records: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PartialResult(Model):
+    schema_version: Literal[1] = 1
+    kind: Literal["result.partial"] = "result.partial"
+    video_id: str
+    group: Group
+    batch_index: int
+    runs: list[AnalyzerRun]
+
+
+AggregatorInput = Annotated[
+    SamplingManifest | PartialResult | VideoRejected, Field(discriminator="kind")
+]
+"""Everything the aggregator consumes travels on one topic, so one partition owns a video."""

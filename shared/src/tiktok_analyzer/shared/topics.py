@@ -1,0 +1,35 @@
+"""Topic names and partition counts: the one place they are defined."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tiktok_analyzer.shared.events import Group
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    purpose: str
+
+
+UPLOADS = Topic("tiktok.uploads", 6, "MinIO bucket notifications for the upload bucket")
+VIDEOS = Topic("tiktok.videos.accepted", 6, "VideoAccepted, consumed by frame_sampler")
+FRAMES_HEAVY = Topic("tiktok.frames.gpu_heavy", 6, "FrameBatch for the gpu_heavy group")
+FRAMES_LIGHT = Topic("tiktok.frames.gpu_light", 6, "FrameBatch for the gpu_light group")
+AUDIO_CHUNKS = Topic("tiktok.audio.chunks", 6, "AudioChunk for the audio group")
+AGGREGATOR_IN = Topic(
+    "tiktok.results.partial",
+    6,
+    "SamplingManifest, PartialResult and VideoRejected: everything the aggregator joins",
+)
+REPORTS = Topic("tiktok.reports", 6, "FinalReport, one per video, keyed by video_id")
+
+ALL_TOPICS = (UPLOADS, VIDEOS, FRAMES_HEAVY, FRAMES_LIGHT, AUDIO_CHUNKS, AGGREGATOR_IN, REPORTS)
+
+INPUT_TOPIC_BY_GROUP = {
+    Group.GPU_HEAVY: FRAMES_HEAVY,
+    Group.GPU_LIGHT: FRAMES_LIGHT,
+    Group.AUDIO: AUDIO_CHUNKS,
+}
