@@ -26,7 +26,12 @@ AGGREGATOR_IN = Topic(
 )
 REPORTS = Topic("tiktok.reports", 6, "FinalReport, one per video, keyed by video_id")
 
-ALL_TOPICS = (UPLOADS, VIDEOS, FRAMES_HEAVY, FRAMES_LIGHT, AUDIO_CHUNKS, AGGREGATOR_IN, REPORTS)
+DEADLETTER = Topic(
+    "tiktok.deadletter", 3, "Messages a consumer could not decode, with the reason in headers"
+)
+
+ALL_TOPICS = (UPLOADS, VIDEOS, FRAMES_HEAVY, FRAMES_LIGHT, AUDIO_CHUNKS, AGGREGATOR_IN, REPORTS,
+              DEADLETTER)
 
 INPUT_TOPIC_BY_GROUP = {
     Group.GPU_HEAVY: FRAMES_HEAVY,

@@ -1,0 +1,232 @@
+"""``tiktok-analyzer``: analyze a file in one process, or run the streaming system on Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+# Exit codes of `analyze` (documented in the README).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+
+SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
+
+
+def _quiet_libraries() -> None:
+    # Offline at run time: no hub look-ups, no ultralytics settings nagging on stdout.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+
+
+def summary_text(report_json: dict) -> str:
+    """A short human-readable summary of a final report."""
+    lines = [f"video {report_json['video_id']}: {report_json['status']}"]
+    if report_json.get("reason"):
+        lines.append(f"  reason: {report_json['reason']}")
+    media = report_json.get("media") or {}
+    if media:
+        lines.append(f"  media: {media.get('width')}x{media.get('height')} "
+                     f"{media.get('duration_s') or 0:.1f}s {media.get('video_codec')}/"
+                     f"{media.get('audio_codec')}")
+    for warning in report_json.get("warnings", []):
+        lines.append(f"  warning: {warning}")
+    for key, section in report_json.get("analyzers", {}).items():
+        detail = section.get("reason") or ""
+        lines.append(f"  {key:<16} {section['status']:<8} {section['elapsed_s']:7.2f}s "
+                     f"{detail[:110]}")
+    for key, value in report_json.get("summary", {}).items():
+        lines.append(f"  {key}: {value}")
+    return "\n".join(lines)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.local import LocalPipeline, write_report
+
+    path: Path = args.file
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    pipeline = LocalPipeline(progress=_silent if args.quiet else _progress)
+    try:
+        started = time.perf_counter()
+        report = pipeline.analyze(path)
+        elapsed = time.perf_counter() - started
+    finally:
+        pipeline.close()
+    target = write_report(report, args.out)
+    print(summary_text(json.loads(report.model_dump_json())))
+    duration = report.media.duration_s if report.media else None
+    ratio = f" ({elapsed / duration:.2f}x the video's duration)" if duration else ""
+    print(f"report written to {target} in {elapsed:.1f}s{ratio}")
+    return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
+
+
+def _silent(_message: str) -> None:
+    pass
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.synth import make_video
+
+    make_video(args.path, duration_s=args.duration, width=args.width, height=args.height,
+               fps=args.fps, color=tuple(int(args.color[i:i + 2], 16) for i in (1, 3, 5)),
+               pattern=args.pattern, bpm=args.bpm)
+    print(args.path)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = args.file
+    if path is None:
+        path = args.out / "sample.mp4"
+        print(f"no file given: generating a 10 s sample (red, click track at 120 BPM) at {path}",
+              file=sys.stderr)
+        from tiktok_analyzer.cli.synth import make_video
+
+        make_video(path, duration_s=10, color=(220, 30, 30), bpm=120)
+    args.file = path
+    return cmd_analyze(args)
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli import stack
+
+    if args.action == "up":
+        stack.up()
+    elif args.action == "down":
+        stack.down(wipe=args.wipe)
+    else:
+        print(json.dumps(stack.status()))
+    return EXIT_OK
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.processes import ServiceSet
+
+    with ServiceSet(args.only or SERVICES, log_dir=args.log_dir) as services:
+        services.wait_ready()
+        print(f"running {', '.join(services.names)}; logs in {args.log_dir}; Ctrl-C stops",
+              file=sys.stderr)
+        try:
+            services.wait()
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tiktok_analyzer.cli.client import submit_and_wait
+
+    report = asyncio.run(submit_and_wait(args.file, key=args.key, timeout=args.timeout))
+    if report is None:
+        print(f"no report within {args.timeout}s", file=sys.stderr)
+        return EXIT_ERROR
+    data = json.loads(report.model_dump_json())
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{report.video_id}.report.json").write_text(json.dumps(data, indent=2))
+    print(summary_text(data))
+    return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.shared.models import ModelStore
+    from tiktok_analyzer.shared.settings import ModelStoreSettings
+
+    store = ModelStore(ModelStoreSettings().store)
+    if args.action == "status":
+        for key, present in store.status().items():
+            pinned = store.pinned(key)
+            state = "present" if present else "missing"
+            print(f"{key:<16} {state:<8} {pinned.model_id}@{pinned.revision} {store.folder(key)}")
+        return EXIT_OK
+    for key in args.keys or sorted(store.lock):
+        for path in store.pull(key):
+            print(f"{key}: {path}")
+    return EXIT_OK
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.schemas import write_schemas
+
+    for path in write_schemas(args.out):
+        print(path)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiktok-analyzer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyze one file in this process (no Kafka or MinIO)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the report JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("demo", help="generate a sample video (unless FILE is given), analyze it")
+    p.add_argument("file", type=Path, nargs="?")
+    p.add_argument("--out", type=Path, default=Path("out"))
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("sample", help="synthesize a test video with known colour and tempo")
+    p.add_argument("path", type=Path)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--width", type=int, default=360)
+    p.add_argument("--height", type=int, default=640)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--color", default="#dc1e1e", help="hex colour for --pattern solid")
+    p.add_argument("--pattern", choices=["solid", "moving"], default="solid")
+    p.add_argument("--bpm", type=float, default=120.0, help="click-track tempo")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("stack", help="local Kafka + MinIO on loopback: up, down, status")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--wipe", action="store_true", help="with down: delete data and logs")
+    p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("services", help="run the six services as separate processes")
+    p.add_argument("--only", nargs="*", choices=SERVICES)
+    p.add_argument("--log-dir", type=Path, default=Path(".cache/services"))
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("submit", help="upload a file to MinIO and wait for its report on Kafka")
+    p.add_argument("file", type=Path)
+    p.add_argument("--key", help="object key in the upload bucket (default: the file name)")
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("models", help="the local model store: status, pull")
+    p.add_argument("action", choices=["status", "pull"])
+    p.add_argument("keys", nargs="*", help="analyzer keys (default: all)")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("schemas", help="write the JSON Schemas of every event and the report")
+    p.add_argument("--out", type=Path, default=Path("docs/schemas"))
+    p.set_defaults(func=cmd_schemas)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Run the six services as separate OS processes (for local use and the end-to-end tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+READY_LINE = "startup completed"  # FastStream logs "Application startup completed."
+
+
+class ServiceSet:
+    def __init__(self, names: list[str] | tuple[str, ...], log_dir: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.names = list(names)
+        self.log_dir = log_dir
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, name: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path(name).open("ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", f"tiktok_analyzer.{name}.app"],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+
+    def __enter__(self) -> ServiceSet:
+        for name in self.names:
+            self.start(name)
+        return self
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.names)
+        while pending:
+            for name in list(pending):
+                proc = self.procs[name]
+                text = self.log_path(name).read_text(errors="replace")
+                if READY_LINE in text:
+                    pending.discard(name)
+                elif proc.poll() is not None:
+                    raise RuntimeError(f"service {name} exited ({proc.returncode}):\n{text[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"services not ready after {timeout:.0f}s: {sorted(pending)}")
+            time.sleep(0.3)
+
+    def wait(self) -> None:
+        while all(p.poll() is None for p in self.procs.values()):
+            time.sleep(0.5)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,307 @@
+"""A local single-node Kafka + MinIO stack on loopback, built and started by the project.
+
+* Kafka: the broker jars from Maven Central (resolved by Maven from a generated POM), run in
+  KRaft mode on the machine's Java 17.
+* MinIO: distributed as source only, so it is built with ``go install`` at a pinned version.
+
+Both are cached under ``.cache/infra`` (git-ignored): the first ``up`` on a fresh machine
+downloads and builds (minutes), later ones start in seconds. Process IDs go to the state folder
+and ``down`` stops exactly those processes, nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tiktok_analyzer.shared import topics
+from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
+
+KAFKA_VERSION = "3.9.1"  # 3.9: the last line that still speaks the protocol versions aiokafka uses
+SCALA_VERSION = "2.13"
+SLF4J_VERSION = "1.7.36"
+MINIO_MODULE = "github.com/minio/minio"
+MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+NOTIFY_TARGET = "PRIMARY"
+NOTIFY_ARN = f"arn:minio:sqs::{NOTIFY_TARGET}:kafka"
+
+
+def _say(message: str) -> None:
+    print(f"[stack] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    cache: Path
+    state: Path
+
+    @classmethod
+    def default(cls) -> StackPaths:
+        root = Path(os.environ.get("TIKTOK_STACK_ROOT", Path.cwd() / ".cache"))
+        return cls(cache=root / "infra", state=root / "stack")
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.cache / f"kafka-{KAFKA_VERSION}" / "libs"
+
+    @property
+    def minio_bin(self) -> Path:
+        return self.cache / f"minio-{MINIO_VERSION}" / "minio"
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _wait_port(host: str, port: int, what: str, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _port_open(host, port):
+            return
+        time.sleep(0.3)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise RuntimeError(f"{what} did not open {host}:{port} within {timeout:.0f}s; log:\n{tail}")
+
+
+# --- fetching and building --------------------------------------------------------------------
+
+
+def ensure_kafka(paths: StackPaths) -> Path:
+    libs = paths.kafka_libs
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven")
+    _say(f"fetching Kafka {KAFKA_VERSION} jars from Maven Central (first run only)")
+    work = libs.parent / "resolve"
+    work.mkdir(parents=True, exist_ok=True)
+    deps = [("org.apache.kafka", f"kafka_{SCALA_VERSION}", KAFKA_VERSION),
+            ("org.slf4j", "slf4j-simple", SLF4J_VERSION)]
+    dependencies = "".join(
+        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
+        f"<version>{v}</version></dependency>" for g, a, v in deps)
+    (work / "pom.xml").write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>local.tiktok</groupId><artifactId>kafka-broker</artifactId><version>1</version>"
+        f"<dependencies>{dependencies}</dependencies></project>")
+    subprocess.run(["mvn", "-q", "-B", "dependency:copy-dependencies",
+                    f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+                   cwd=work, check=True)
+    marker.touch()
+    return libs
+
+
+def ensure_minio(paths: StackPaths) -> Path:
+    binary = paths.minio_bin
+    if binary.exists():
+        return binary
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError("Go is needed to build MinIO from source (https://go.dev/dl)")
+    _say(f"building MinIO {MINIO_VERSION} with go install (first run only, a few minutes)")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"}
+    subprocess.run([go, "install", f"{MINIO_MODULE}@{MINIO_VERSION}"], env=env, check=True)
+    return binary
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def _pid_alive(pid: int, expect: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return expect in cmdline
+
+
+def _start(name: str, argv: list[str], env: dict[str, str], paths: StackPaths) -> int:
+    log = paths.state / f"{name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True, cwd=paths.state)
+    (paths.state / f"{name}.pid").write_text(json.dumps({"pid": proc.pid, "expect": argv[0]}))
+    return proc.pid
+
+
+def _running(name: str, paths: StackPaths) -> int | None:
+    pid_file = paths.state / f"{name}.pid"
+    if not pid_file.exists():
+        return None
+    info = json.loads(pid_file.read_text())
+    return info["pid"] if _pid_alive(info["pid"], info["expect"]) else None
+
+
+def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
+    host, port = _host_port(kafka.bootstrap_servers.split(",")[0])
+    if _running("kafka", paths):
+        return
+    if _port_open(host, port):
+        raise RuntimeError(f"{host}:{port} is taken by a process this stack did not start")
+    libs = ensure_kafka(paths)
+    data = paths.state / "kafka-data"
+    config = paths.state / "kafka.properties"
+    config.write_text("\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{host}:{port + 1}",
+        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{port + 1}",
+        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"log.dirs={data}",
+        "num.partitions=6",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=6",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "message.max.bytes=4194304",
+        "",
+    ]))
+    java = shutil.which("java")
+    if java is None:
+        raise RuntimeError("Java 17 is needed to run Kafka: apt-get install openjdk-17-jre-headless")
+    classpath = f"{libs}/*"
+    if not (data / "meta.properties").exists():
+        cluster_id = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool",
+                                     "random-uuid"], capture_output=True, text=True, check=True
+                                    ).stdout.strip().splitlines()[-1]
+        subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
+                        cluster_id, "-c", str(config)], capture_output=True, check=True)
+    _start("kafka", [java, "-Xms256m", "-Xmx768m", "-cp", classpath, "kafka.Kafka",
+                     str(config)], dict(os.environ), paths)
+    _wait_port(host, port, "Kafka", 90, paths.state / "kafka.log")
+
+
+def _start_minio(paths: StackPaths, storage: StorageSettings, kafka: KafkaSettings) -> None:
+    host, port = _host_port(storage.endpoint)
+    if _running("minio", paths):
+        return
+    if _port_open(host, port):
+        raise RuntimeError(f"{host}:{port} is taken by a process this stack did not start")
+    binary = ensure_minio(paths)
+    data = paths.state / "minio-data"
+    data.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "MINIO_ROOT_USER": storage.access_key,
+        "MINIO_ROOT_PASSWORD": storage.secret_key.get_secret_value(),
+        # MinIO's own Kafka notification target: every upload becomes an event, no polling.
+        f"MINIO_NOTIFY_KAFKA_ENABLE_{NOTIFY_TARGET}": "on",
+        f"MINIO_NOTIFY_KAFKA_BROKERS_{NOTIFY_TARGET}": kafka.bootstrap_servers,
+        f"MINIO_NOTIFY_KAFKA_TOPIC_{NOTIFY_TARGET}": topics.UPLOADS.name,
+        f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{NOTIFY_TARGET}": str(paths.state / "minio-queue"),
+        "MINIO_BROWSER": "off",
+        "MINIO_UPDATE": "off",
+    }
+    (paths.state / "minio-queue").mkdir(exist_ok=True)
+    _start("minio", [str(binary), "server", str(data), "--address", f"{host}:{port}",
+                     "--console-address", f"{host}:{port + 1}", "--quiet"], env, paths)
+    _wait_port(host, port, "MinIO", 60, paths.state / "minio.log")
+
+
+async def _create_topics(kafka: KafkaSettings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    for attempt in range(60):
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(t.name, t.partitions, 1, topic_configs={"max.message.bytes": "4194304"})
+                  for t in topics.ALL_TOPICS if t.name not in existing]
+        if wanted:
+            await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+def _configure_minio(storage: StorageSettings) -> None:
+    from minio import Minio
+    from minio.notificationconfig import NotificationConfig, QueueConfig
+
+    client = Minio(storage.endpoint, access_key=storage.access_key,
+                   secret_key=storage.secret_key.get_secret_value(), secure=storage.secure)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.list_buckets()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    for bucket in (storage.upload_bucket, storage.work_bucket, storage.report_bucket):
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+    client.set_bucket_notification(
+        storage.upload_bucket,
+        NotificationConfig(queue_config_list=[
+            QueueConfig(["s3:ObjectCreated:*"], config_id="tiktok-uploads", queue=NOTIFY_ARN)]),
+    )
+
+
+def up(paths: StackPaths | None = None) -> None:
+    paths = paths or StackPaths.default()
+    paths.state.mkdir(parents=True, exist_ok=True)
+    kafka, storage = KafkaSettings(), StorageSettings()
+    started = time.perf_counter()
+    ensure_kafka(paths)
+    ensure_minio(paths)
+    _start_kafka(paths, kafka)
+    asyncio.run(_create_topics(kafka))
+    # MinIO checks its Kafka target at start, so it comes up after the broker and topics.
+    _start_minio(paths, storage, kafka)
+    _configure_minio(storage)
+    _say(f"up in {time.perf_counter() - started:.1f}s: Kafka {kafka.bootstrap_servers}, "
+         f"MinIO {storage.endpoint}; state in {paths.state}")
+
+
+def down(paths: StackPaths | None = None, wipe: bool = False) -> None:
+    paths = paths or StackPaths.default()
+    for name in ("minio", "kafka"):
+        pid = _running(name, paths)
+        if pid is None:
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _pid_alive(pid, "") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _pid_alive(pid, ""):
+            os.killpg(pid, signal.SIGKILL)
+        (paths.state / f"{name}.pid").unlink(missing_ok=True)
+        _say(f"stopped {name} (pid {pid})")
+    if wipe and paths.state.exists():
+        shutil.rmtree(paths.state)
+        _say(f"removed {paths.state}")
+
+
+def status(paths: StackPaths | None = None) -> dict[str, int | None]:
+    paths = paths or StackPaths.default()
+    return {name: _running(name, paths) for name in ("kafka", "minio")}
