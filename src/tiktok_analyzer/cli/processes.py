@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-READY_LINE = "startup completed"  # FastStream logs "Application startup completed."
+READY_LINE = "app started successfully"  # FastStream logs this once every subscriber runs
 
 
 class ServiceSet:

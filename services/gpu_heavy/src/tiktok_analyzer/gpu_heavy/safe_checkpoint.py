@@ -41,7 +41,10 @@ def _resolve(name: str) -> Any:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     import torch
 
-    names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception as exc:  # the scanner refuses opcodes it cannot vouch for
+        raise UnsafeCheckpoint(f"{path.name} cannot be inspected safely: {exc}") from exc
     refused = [n for n in names if not n.startswith(ALLOWED_PREFIXES)]
     if refused:
         raise UnsafeCheckpoint(f"{path.name} refers to disallowed globals: {sorted(refused)}")

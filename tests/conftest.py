@@ -1,0 +1,74 @@
+"""Fixtures: synthesized media, and the real Kafka + MinIO stack and services.
+
+The infrastructure fixtures start the project's own stack (``tiktok-analyzer stack up``) once per
+session on loopback and stop at the end only what they started. Nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tiktok_analyzer.cli import stack as stack_module
+from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.synth import make_video
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def red_clip(media_dir: Path) -> Path:
+    """6 s, 360x640, solid (220, 30, 30), click track at 100 BPM."""
+    return make_video(media_dir / "red-100bpm.mp4", duration_s=6.0, color=(220, 30, 30), bpm=100)
+
+
+@pytest.fixture
+def empty_model_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    store = tmp_path / "models"
+    store.mkdir()
+    monkeypatch.setenv("TIKTOK_MODEL_STORE", str(store))
+    return store
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[stack_module.StackPaths]:
+    paths = stack_module.StackPaths(cache=REPO / ".cache" / "infra", state=REPO / ".cache" / "stack")
+    already = all(stack_module.status(paths).values())
+    stack_module.up(paths)
+    yield paths
+    if not already:
+        stack_module.down(paths, wipe=True)
+
+
+@pytest.fixture(scope="session")
+def services(stack: stack_module.StackPaths, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[ServiceSet]:
+    # An empty model store: objects must report `skipped` with the pull command.
+    store = tmp_path_factory.mktemp("service-models")
+    with ServiceSet(SERVICES, log_dir=stack.state / "services",
+                    env={"TIKTOK_MODEL_STORE": str(store)}) as running:
+        running.wait_ready()
+        yield running
+
+
+@pytest.fixture
+def video_factory(media_dir: Path) -> Callable[..., Path]:
+    counter = iter(range(10_000))
+
+    def make(**kwargs: object) -> Path:
+        return make_video(media_dir / f"clip-{next(counter)}.mp4", **kwargs)  # type: ignore[arg-type]
+
+    return make

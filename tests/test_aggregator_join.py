@@ -1,0 +1,74 @@
+"""The join in memory: order independence, replays counted once, rejections."""
+
+from __future__ import annotations
+
+from tiktok_analyzer.aggregator.join import Aggregator
+from tiktok_analyzer.shared.events import (
+    AnalyzerRun,
+    AnalyzerStatus,
+    Group,
+    GroupPlan,
+    MediaInfo,
+    ObjectRef,
+    PartialResult,
+    SamplingManifest,
+    VideoRejected,
+)
+from tiktok_analyzer.shared.report import ReportStatus
+
+REF = ObjectRef(bucket="uploads", key="a.mp4", etag="x")
+MEDIA = MediaInfo(container="mp4", duration_s=4.0, size_bytes=10)
+
+
+def manifest(light_batches: int = 2) -> SamplingManifest:
+    return SamplingManifest(
+        video_id="v1", source=REF, media=MEDIA, decode_s=0.1,
+        groups={
+            Group.GPU_HEAVY: GroupPlan(batches=0, analyzers=["objects"],
+                                       skip_reason="no decodable input"),
+            Group.GPU_LIGHT: GroupPlan(batches=light_batches, analyzers=["quality"]),
+            Group.AUDIO: GroupPlan(batches=0, analyzers=["audio_features"],
+                                   skip_reason="no audio stream"),
+        })
+
+
+def partial(batch: int, t: float) -> PartialResult:
+    record = {"t": t, "sharpness": 1.0, "noise": 0.0, "contrast": 0.1, "clipped_dark": 0.0,
+              "clipped_bright": 0.0, "black_bars": {"top": 0, "bottom": 0, "left": 0, "right": 0}}
+    run = AnalyzerRun(analyzer="quality", version="1", status=AnalyzerStatus.OK, elapsed_s=0.5,
+                      records=[record])
+    return PartialResult(video_id="v1", group=Group.GPU_LIGHT, batch_index=batch, runs=[run])
+
+
+def test_report_completes_whatever_the_arrival_order() -> None:
+    for order in ([0, 1, "m"], ["m", 1, 0], [1, "m", 0]):
+        agg = Aggregator()
+        reports = []
+        for item in order:
+            event = manifest() if item == "m" else partial(int(item), float(item))
+            reports += agg.handle(event)
+        assert len(reports) == 1
+        report = reports[0]
+        assert report.status is ReportStatus.COMPLETE
+        assert report.analyzers["quality"].batches == 2
+        assert [r["t"] for r in report.analyzers["quality"].records] == [0.0, 1.0]
+        assert report.analyzers["audio_features"].status is AnalyzerStatus.SKIPPED
+        assert report.analyzers["audio_features"].reason == "no audio stream"
+
+
+def test_redelivered_partials_count_once_and_late_duplicates_start_nothing() -> None:
+    agg = Aggregator()
+    assert agg.handle(partial(0, 0.0)) == []
+    assert agg.handle(partial(0, 0.0)) == []  # redelivery
+    (report,) = agg.handle(manifest(light_batches=1))
+    assert report.analyzers["quality"].batches == 1
+    assert report.analyzers["quality"].elapsed_s == 0.5
+    assert agg.handle(partial(0, 0.0)) == []
+    assert agg.handle(manifest(light_batches=1)) == []
+
+
+def test_rejection_becomes_a_rejected_report() -> None:
+    (report,) = Aggregator().handle(VideoRejected(video_id="v9", source=REF, reason="empty file"))
+    assert report.status is ReportStatus.REJECTED
+    assert report.reason == "empty file"
+    assert report.analyzers == {}
