@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -118,10 +119,8 @@ def cmd_services(args: argparse.Namespace) -> int:
         services.wait_ready()
         print(f"running {', '.join(services.names)}; logs in {args.log_dir}; Ctrl-C stops",
               file=sys.stderr)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             services.wait()
-        except KeyboardInterrupt:
-            pass
     return EXIT_OK
 
 

@@ -46,7 +46,8 @@ class ServiceSet:
                 if READY_LINE in text:
                     pending.discard(name)
                 elif proc.poll() is not None:
-                    raise RuntimeError(f"service {name} exited ({proc.returncode}):\n{text[-3000:]}")
+                    raise RuntimeError(
+                        f"service {name} exited ({proc.returncode}):\n{text[-3000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"services not ready after {timeout:.0f}s: {sorted(pending)}")
             time.sleep(0.3)

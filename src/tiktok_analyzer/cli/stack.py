@@ -180,7 +180,8 @@ def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
     ]))
     java = shutil.which("java")
     if java is None:
-        raise RuntimeError("Java 17 is needed to run Kafka: apt-get install openjdk-17-jre-headless")
+        raise RuntimeError(
+            "Java 17 is needed to run Kafka: apt-get install openjdk-17-jre-headless")
     classpath = f"{libs}/*"
     if not (data / "meta.properties").exists():
         cluster_id = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool",

@@ -21,7 +21,7 @@ def click_track(duration_s: float, bpm: float, rate: int = AUDIO_RATE,
     k = np.arange(length)
     click = (np.sin(2 * np.pi * 1000 * k / rate) * np.exp(-k / (0.005 * rate))).astype(np.float32)
     for t in np.arange(0.0, duration_s, 60.0 / bpm):
-        i = int(round(t * rate))
+        i = round(t * rate)
         end = min(n, i + length)
         y[i:end] += click[: end - i]
     return amplitude * y
@@ -52,7 +52,7 @@ def make_video(path: Path, *, duration_s: float = 6.0, width: int = 360, height:
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = int(round(duration_s * fps))
+    frames = round(duration_s * fps)
     with av.open(str(path), "w") as out:
         vstream = out.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"

@@ -31,7 +31,9 @@ class StorageSettings(_Base):
     secret_key: SecretStr = SecretStr("tiktokadmin-secret")
     secure: bool = False
     upload_bucket: str = "uploads"
-    work_bucket: str = Field(default="work", description="Frame and audio payloads too big to inline")
+    work_bucket: str = Field(
+        default="work", description="Frame and audio payloads too big to travel inline"
+    )
     report_bucket: str = "reports"
 
 

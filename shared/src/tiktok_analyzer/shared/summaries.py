@@ -6,6 +6,7 @@ use only numpy. Each function takes every record of one analyzer, sorted by ``t`
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +37,7 @@ def frame_durations(times: list[float]) -> list[float]:
     the median gap)."""
     if not times:
         return []
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     last = float(np.median(gaps)) if gaps else 0.0
     return [*gaps, last]
 
@@ -53,7 +54,7 @@ def summarize_color(records: Records) -> dict[str, Any]:
     total = sum(weight.values()) or 1.0
     palette = []
     for b, w in weight.most_common(5):
-        rgb = [int(round(c)) for c in rgb_sum[b] / w]
+        rgb = [round(c) for c in rgb_sum[b] / w]
         palette.append({"hex": "#{:02x}{:02x}{:02x}".format(*rgb), "rgb": rgb,
                         "share": round(w / total, 4)})
     return {

@@ -34,8 +34,9 @@ def probe_file(path: Path) -> tuple[MediaInfo, list[str]]:
         for s in container.streams:
             if s.type == "video":
                 rate = s.average_rate or s.guessed_rate
-                streams.append(StreamInfo(index=s.index, kind="video", codec=s.codec_context.name,
-                                          width=s.codec_context.width, height=s.codec_context.height,
+                ctx = s.codec_context
+                streams.append(StreamInfo(index=s.index, kind="video", codec=ctx.name,
+                                          width=ctx.width, height=ctx.height,
                                           fps=float(rate) if rate else None))
             elif s.type == "audio":
                 streams.append(StreamInfo(index=s.index, kind="audio", codec=s.codec_context.name,
