@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tiktok_analyzer.audio.analyzers.audio_features import AudioFeaturesAnalyzer
+from tiktok_analyzer.cli.synth import click_track
 from tiktok_analyzer.gpu_light.analyzers.color import ColorAnalyzer
 from tiktok_analyzer.gpu_light.analyzers.quality import QualityAnalyzer
 from tiktok_analyzer.shared.analyzers import AudioInput, DecodedFrame, FramesInput
 from tiktok_analyzer.shared.summaries import summarize
-
-from tiktok_analyzer.cli.synth import click_track
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from tiktok_analyzer.gpu_heavy.analyzers.objects import ObjectsAnalyzer
 from tiktok_analyzer.gpu_heavy.safe_checkpoint import UnsafeCheckpoint, load_checkpoint
 from tiktok_analyzer.shared.analyzers import DecodedFrame, FramesInput, GroupRunner, LoadContext

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tiktok_analyzer.shared.blobs import LocalBlobStore, PayloadPacker, unpack
 from tiktok_analyzer.shared.errors import PayloadError
 from tiktok_analyzer.shared.events import FrameBatch, Group, InlineBlob, SampledFrame, StoredBlob

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tiktok_analyzer.ingest.identity import video_id_for
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.settings import StorageSettings
 
 from tiktok_analyzer.cli.client import read_reports, upload
 from tiktok_analyzer.cli.local import LocalPipeline
 from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.ingest.identity import video_id_for
+from tiktok_analyzer.shared.blobs import MinioBlobStore
+from tiktok_analyzer.shared.settings import StorageSettings
 
 pytestmark = pytest.mark.infra
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from pydantic import TypeAdapter
+
 from tiktok_analyzer.shared import events
 from tiktok_analyzer.shared.report import FinalReport
 

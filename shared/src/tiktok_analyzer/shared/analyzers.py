@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
 from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
 

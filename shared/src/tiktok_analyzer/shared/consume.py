@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+
 from tiktok_analyzer.shared.analyzers import (
     AudioInput,
     DecodedFrame,

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
 from tiktok_analyzer.shared.settings import KafkaSettings
 from tiktok_analyzer.shared.topics import DEADLETTER, Topic
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field
+
 from tiktok_analyzer.shared.events import (
     AnalyzerStatus,
     Group,

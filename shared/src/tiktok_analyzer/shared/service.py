@@ -15,6 +15,7 @@ import logging
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
+
 from tiktok_analyzer.shared.analyzers import GroupRunner, make_runner
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.consume import analyze_batch

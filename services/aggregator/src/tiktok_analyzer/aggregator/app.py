@@ -12,6 +12,7 @@ import logging
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
+
 from tiktok_analyzer.aggregator.join import Aggregator
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import AggregatorInput

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
+
 from tiktok_analyzer.frame_sampler.stage import sample_video
 from tiktok_analyzer.shared.blobs import MinioBlobStore, PayloadPacker
 from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, VideoAccepted

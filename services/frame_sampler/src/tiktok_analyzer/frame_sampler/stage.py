@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from tiktok_analyzer.shared.blobs import PayloadPacker
 from tiktok_analyzer.shared.events import (
     AudioChunk,

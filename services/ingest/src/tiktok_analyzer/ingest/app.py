@@ -11,6 +11,7 @@ import logging
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
+
 from tiktok_analyzer.ingest.notifications import MinioNotification
 from tiktok_analyzer.ingest.stage import ingest_object
 from tiktok_analyzer.shared.blobs import MinioBlobStore

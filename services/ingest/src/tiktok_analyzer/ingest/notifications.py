@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from tiktok_analyzer.shared.events import ObjectRef
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
+
 from tiktok_analyzer.shared.analyzers import (
     Analyzer,
     AnalyzerConfig,

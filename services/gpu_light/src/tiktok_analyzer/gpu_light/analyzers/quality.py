@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
+
 from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, FramesInput, register
 from tiktok_analyzer.shared.events import Group
 
