@@ -160,12 +160,19 @@ def _running(name: str, paths: StackPaths) -> int | None:
     return info["pid"] if _pid_alive(info["pid"], info["expect"]) else None
 
 
-def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
-    host, port = _host_port(kafka.bootstrap_servers.split(",")[0])
-    if _running("kafka", paths):
-        return
+def _already_ours(name: str, host: str, port: int, paths: StackPaths) -> bool:
+    """True if this stack already runs ``name``; an error if a stranger holds its port."""
+    if _running(name, paths):
+        return True
     if _port_open(host, port):
         raise RuntimeError(f"{host}:{port} is taken by a process this stack did not start")
+    return False
+
+
+def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
+    host, port = _host_port(kafka.bootstrap_servers.split(",")[0])
+    if _already_ours("kafka", host, port, paths):
+        return
     libs = ensure_kafka(paths)
     data = paths.state / "kafka-data"
     config = paths.state / "kafka.properties"
@@ -206,10 +213,8 @@ def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
 
 def _start_minio(paths: StackPaths, storage: StorageSettings, kafka: KafkaSettings) -> None:
     host, port = _host_port(storage.endpoint)
-    if _running("minio", paths):
+    if _already_ours("minio", host, port, paths):
         return
-    if _port_open(host, port):
-        raise RuntimeError(f"{host}:{port} is taken by a process this stack did not start")
     binary = ensure_minio(paths)
     data = paths.state / "minio-data"
     data.mkdir(parents=True, exist_ok=True)
