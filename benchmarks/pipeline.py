@@ -51,7 +51,7 @@ def run_kafka(path: Path, inline_limit: int) -> tuple[float, dict[str, int]]:
     from tiktok_analyzer.cli import stack
     from tiktok_analyzer.cli.client import read_reports, upload
     from tiktok_analyzer.cli.processes import ServiceSet
-    from tiktok_analyzer.ingest.identity import video_id_for
+    from tiktok_analyzer.ingest.identity import video_id_for_file
 
     stack.up()
     names = ["ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator"]
@@ -60,7 +60,8 @@ def run_kafka(path: Path, inline_limit: int) -> tuple[float, dict[str, int]]:
     with ServiceSet(names, log_dir=log_dir, env=env) as services:
         services.wait_ready()
         started = time.perf_counter()
-        video_id = video_id_for(upload(path, key=f"bench/{uuid.uuid4().hex[:8]}.mp4"))
+        upload(path, key=f"bench/{uuid.uuid4().hex[:8]}.mp4")
+        video_id = video_id_for_file(path)
         reports = asyncio.run(read_reports({video_id}, timeout=900))
         elapsed = time.perf_counter() - started
     sampler_log = (log_dir / "frame_sampler.log").read_text()

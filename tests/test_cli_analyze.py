@@ -47,7 +47,7 @@ def test_analyze_on_garbage_writes_a_rejected_report(tmp_path: Path,
     assert result.returncode == EXIT_REJECTED, result.stderr
     report = only_report(out)
     assert report["status"] == "rejected"
-    assert "not a readable media file" in report["reason"]
+    assert "not a recognised media file" in report["reason"]
 
 
 def test_demo_generates_a_sample_and_analyzes_it(tmp_path: Path,

@@ -15,7 +15,7 @@ import pytest
 from tiktok_analyzer.cli.client import read_reports, upload
 from tiktok_analyzer.cli.local import LocalPipeline
 from tiktok_analyzer.cli.processes import ServiceSet
-from tiktok_analyzer.ingest.identity import video_id_for
+from tiktok_analyzer.ingest.identity import video_id_for_file
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.settings import StorageSettings
 
@@ -23,7 +23,8 @@ pytestmark = pytest.mark.infra
 
 
 def submit(path: Path) -> str:
-    return video_id_for(upload(path, key=f"{uuid.uuid4().hex[:8]}/{path.name}"))
+    upload(path, key=f"{uuid.uuid4().hex[:8]}/{path.name}")
+    return video_id_for_file(path)
 
 
 def test_one_complete_report_per_video_with_the_right_answers(
@@ -66,7 +67,7 @@ def test_a_bad_upload_gets_exactly_one_rejected_report(services: ServiceSet,
     found = asyncio.run(read_reports({video_id}, timeout=120, settle_s=3))
     (report,) = found[video_id]
     assert report.status == "rejected"
-    assert "not a readable media file" in (report.reason or "")
+    assert "not a recognised media file" in (report.reason or "")
 
 
 def test_several_videos_each_get_one_report(services: ServiceSet,

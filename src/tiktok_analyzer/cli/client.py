@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from tiktok_analyzer.ingest.identity import video_id_for
+from tiktok_analyzer.ingest.identity import video_id_for_file
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import ObjectRef
 from tiktok_analyzer.shared.report import FinalReport
@@ -56,7 +56,7 @@ async def read_reports(video_ids: set[str], timeout: float,
 
 async def submit_and_wait(path: Path, key: str | None = None,
                           timeout: float = 300.0) -> FinalReport | None:
-    ref = await asyncio.to_thread(upload, path, key)
-    video_id = video_id_for(ref)
+    await asyncio.to_thread(upload, path, key)
+    video_id = video_id_for_file(path)
     reports = await read_reports({video_id}, timeout)
     return reports[video_id][0] if reports[video_id] else None

@@ -11,6 +11,8 @@ from tiktok_analyzer.shared import events
 from tiktok_analyzer.shared.report import FinalReport
 
 SCHEMAS = {
+    "scraped-video": events.ScrapedVideo,
+    "video-metadata": events.VideoMetadata,
     "video-accepted": events.VideoAccepted,
     "video-rejected": events.VideoRejected,
     "frame-batch": events.FrameBatch,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import Blob, InlineBlob, StoredBlob
+from tiktok_analyzer.shared.events import Blob, InlineBlob, ObjectRef, StoredBlob
 
 DEFAULT_INLINE_LIMIT = 256 * 1024
 
@@ -26,6 +26,12 @@ class BlobStore(Protocol):
     def get(self, bucket: str, key: str) -> bytes: ...
 
     def download(self, bucket: str, key: str, path: Path) -> None: ...
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def stat(self, bucket: str, key: str) -> ObjectRef: ...
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
 
 
 class LocalBlobStore:
@@ -53,6 +59,22 @@ class LocalBlobStore:
 
     def download(self, bucket: str, key: str, path: Path) -> None:
         path.write_bytes(self.get(bucket, key))
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return self._path(bucket, key).is_file()
+
+    def stat(self, bucket: str, key: str) -> ObjectRef:
+        path = self._path(bucket, key)
+        if not path.is_file():
+            raise PayloadError(f"no object {bucket}/{key}")
+        return ObjectRef(bucket=bucket, key=key, size=path.stat().st_size)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        root = self.root / bucket
+        if not root.is_dir():
+            return []
+        keys = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        return sorted(k for k in keys if k.startswith(prefix))
 
 
 class MinioBlobStore:
@@ -93,6 +115,31 @@ class MinioBlobStore:
             self.client.fget_object(bucket, key, str(path))
         except S3Error as exc:
             raise PayloadError(f"cannot download {bucket}/{key}: {exc.code}") from exc
+
+    def exists(self, bucket: str, key: str) -> bool:
+        from minio.error import S3Error
+
+        try:
+            self.client.stat_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return False
+            raise
+        return True
+
+    def stat(self, bucket: str, key: str) -> ObjectRef:
+        from minio.error import S3Error
+
+        try:
+            st = self.client.stat_object(bucket, key)
+        except S3Error as exc:
+            raise PayloadError(f"cannot read {bucket}/{key}: {exc.code}") from exc
+        return ObjectRef(bucket=bucket, key=key, version_id=st.version_id or None,
+                         etag=(st.etag or "").strip('"') or None, size=st.size)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return [o.object_name for o in self.client.list_objects(bucket, prefix, recursive=True)
+                if o.object_name and not o.is_dir]
 
 
 class PayloadPacker:

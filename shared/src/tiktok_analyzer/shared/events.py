@@ -91,8 +91,60 @@ class MediaInfo(Model):
     video_codec: str | None = None
     audio_codec: str | None = None
     audio_sample_rate: int | None = None
-    rotation_deg: int = 0
+    rotation_deg: int = Field(default=0, description="Display rotation, clockwise degrees")
+    pixel_aspect: float = Field(default=1.0, description="Sample (pixel) aspect ratio, w/h")
+    start_s: float = Field(default=0.0, description="Container start time (a start offset)")
+    variable_frame_rate: bool = False
+    has_alpha: bool = False
     streams: list[StreamInfo] = Field(default_factory=list)
+
+
+class UpstreamInfo(Model):
+    """What a scraper knows about a video on its platform."""
+
+    platform: str = Field(default="tiktok", examples=["tiktok"])
+    platform_video_id: str = Field(examples=["7301234567890123456"])
+    author: str | None = Field(default=None, examples=["@dancingcat"])
+    caption: str | None = Field(default=None, examples=["new routine #dance #fyp"])
+    hashtags: list[str] = Field(default_factory=list, examples=[["dance", "fyp"]])
+    uploaded_at: datetime | None = Field(
+        default=None, description="When the video was posted on the platform")
+
+
+class ScrapedVideo(Model):
+    """The upstream contract: what a scraper publishes on ``tiktok.scraper.videos`` after it has
+    stored the file in MinIO. Key the message by ``object.bucket + "/" + object.key``.
+
+    The object reference needs only bucket and key; ingest reads version and ETag from MinIO.
+    If the same object also raises a bucket notification, both arrivals map to one video ID
+    (the SHA-256 of the bytes) and produce one report, which carries this metadata.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "schema_version": 1,
+        "kind": "scraper.video",
+        "object": {"bucket": "uploads", "key": "tiktok/7301234567890123456.mp4"},
+        "upstream": {"platform": "tiktok", "platform_video_id": "7301234567890123456",
+                     "author": "@dancingcat", "caption": "new routine #dance #fyp",
+                     "hashtags": ["dance", "fyp"], "uploaded_at": "2026-11-20T18:04:05Z"},
+        "scraped_at": "2026-11-24T09:30:00Z",
+    }]})
+
+    schema_version: Literal[1] = 1
+    kind: Literal["scraper.video"] = "scraper.video"
+    object: ObjectRef
+    upstream: UpstreamInfo
+    scraped_at: datetime | None = None
+
+
+class VideoMetadata(Model):
+    """Upstream metadata for a video, sent by ingest to the aggregator (keyed by video ID) so
+    the report carries it whichever arrival of the video was analyzed."""
+
+    schema_version: Literal[1] = 1
+    kind: Literal["video.metadata"] = "video.metadata"
+    video_id: str
+    upstream: UpstreamInfo
 
 
 class VideoAccepted(Model):
@@ -203,6 +255,6 @@ class PartialResult(Model):
 
 
 AggregatorInput = Annotated[
-    SamplingManifest | PartialResult | VideoRejected, Field(discriminator="kind")
+    SamplingManifest | PartialResult | VideoRejected | VideoMetadata, Field(discriminator="kind")
 ]
 """Everything the aggregator consumes travels on one topic, so one partition owns a video."""

@@ -14,6 +14,7 @@ from tiktok_analyzer.shared.events import (
     MediaInfo,
     Model,
     ObjectRef,
+    UpstreamInfo,
     utc_now,
 )
 
@@ -54,6 +55,8 @@ class FinalReport(Model):
     status: ReportStatus
     reason: str | None = None
     source: ObjectRef
+    upstream: UpstreamInfo | None = Field(
+        default=None, description="Platform metadata, when a scraper announced the video")
     media: MediaInfo | None = None
     warnings: list[str] = Field(default_factory=list)
     analyzers: dict[str, AnalyzerSection] = Field(default_factory=dict)

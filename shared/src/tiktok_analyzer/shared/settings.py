@@ -66,6 +66,50 @@ class SamplingSettings(_Base):
     )
 
 
+class GateSettings(_Base):
+    """Limits and allowlists of the ingest media gate. A file outside them is rejected with a
+    reason before anything decodes it. Lists are JSON in the environment, e.g.
+    ``TIKTOK_GATE_VIDEO_CODECS='["h264","hevc"]'``."""
+
+    model_config = SettingsConfigDict(env_prefix="TIKTOK_GATE_", frozen=True, extra="ignore")
+
+    max_file_bytes: int = Field(default=2 * 1024**3, gt=0)
+    max_duration_s: float = Field(default=1200.0, gt=0, description="20 minutes")
+    max_side: int = Field(default=4096, gt=0, description="Largest width or height, pixels")
+    min_side: int = Field(default=16, gt=0, description="Smallest width or height, pixels")
+    max_fps: float = Field(default=240.0, gt=0)
+    min_audio_rate: int = Field(default=8_000, gt=0)
+    max_audio_rate: int = Field(default=192_000, gt=0)
+    max_streams: int = Field(default=8, gt=0)
+    containers: list[str] = Field(
+        default_factory=lambda: ["mov", "mp4", "m4a", "3gp", "matroska", "webm", "mpegts",
+                                 "mp3", "ogg", "wav"],
+        description="FFmpeg demuxer names (any name of a demuxer's alias list counts)")
+    video_codecs: list[str] = Field(
+        default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1"])
+    audio_codecs: list[str] = Field(
+        default_factory=lambda: ["aac", "opus", "mp3", "vorbis", "flac", "pcm_s16le"])
+    probe_timeout_s: float = Field(default=20.0, gt=0, description="Wall limit of the probe")
+    probe_memory_bytes: int = Field(
+        default=1024**3, gt=0, description="Address-space limit of the probe subprocess")
+
+
+class IngestSettings(_Base):
+    """The ingest service: HTTP API, reconciler, and where it records what it has seen."""
+
+    model_config = SettingsConfigDict(env_prefix="TIKTOK_INGEST_", frozen=True, extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 18080
+    reconcile_interval_s: float = Field(
+        default=60.0, gt=0, description="How often the reconciler lists the upload bucket")
+    reconcile_grace_s: float = Field(
+        default=120.0, ge=0,
+        description="Objects younger than this are left to their notification")
+    ledger_prefix: str = Field(
+        default="ledger", description="Prefix in the work bucket for ingest's records")
+
+
 class PipelineSettings(_Base):
     """Which analyzers each group runs. Sampler and consumer services read the same variables,
     so the manifest's expectations and the services' work agree."""

@@ -15,6 +15,9 @@ class Topic:
 
 
 UPLOADS = Topic("tiktok.uploads", 6, "MinIO bucket notifications for the upload bucket")
+SCRAPED = Topic(
+    "tiktok.scraper.videos", 6,
+    "ScrapedVideo: upstream scrapers announce a stored video with its platform metadata")
 VIDEOS = Topic("tiktok.videos.accepted", 6, "VideoAccepted, consumed by frame_sampler")
 FRAMES_HEAVY = Topic("tiktok.frames.gpu_heavy", 6, "FrameBatch for the gpu_heavy group")
 FRAMES_LIGHT = Topic("tiktok.frames.gpu_light", 6, "FrameBatch for the gpu_light group")
@@ -30,8 +33,8 @@ DEADLETTER = Topic(
     "tiktok.deadletter", 3, "Messages a consumer could not decode, with the reason in headers"
 )
 
-ALL_TOPICS = (UPLOADS, VIDEOS, FRAMES_HEAVY, FRAMES_LIGHT, AUDIO_CHUNKS, AGGREGATOR_IN, REPORTS,
-              DEADLETTER)
+ALL_TOPICS = (UPLOADS, SCRAPED, VIDEOS, FRAMES_HEAVY, FRAMES_LIGHT, AUDIO_CHUNKS, AGGREGATOR_IN,
+              REPORTS, DEADLETTER)
 
 INPUT_TOPIC_BY_GROUP = {
     Group.GPU_HEAVY: FRAMES_HEAVY,

@@ -20,6 +20,7 @@ from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make
 from tiktok_analyzer.shared.report import FinalReport
 from tiktok_analyzer.shared.service import run
 from tiktok_analyzer.shared.settings import StorageSettings
+from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,30 @@ app = FastStream(broker)
 inputs = adapter_for(AggregatorInput)
 aggregator = Aggregator()
 store: list[MinioBlobStore] = []
+board: list[StatusBoard] = []
+progress: dict[str, ThrottledStatus] = {}
 
 
 @app.on_startup
 async def connect_store() -> None:
     store.append(MinioBlobStore.from_settings())
+    board.append(StatusBoard(store[0], StorageSettings().work_bucket))
+
+
+def record_progress(video_id: str) -> None:
+    state = aggregator.videos.get(video_id)
+    if state is None:
+        return
+    status = progress.setdefault(video_id, ThrottledStatus(board[0], video_id, "aggregator"))
+    held, expected = state.progress()
+    status.update(Stage.ANALYZING, progress=held / expected if expected else None,
+                  counts={"partial_results": held, "expected": expected})
+
+
+def record_reported(report: FinalReport) -> None:
+    progress.pop(report.video_id, None)
+    board[0].record(report.video_id, StageRecord(
+        writer="aggregator", stage=Stage.REPORTED, detail=str(report.status), progress=1.0))
 
 
 def store_report(report: FinalReport) -> None:
@@ -48,10 +68,14 @@ async def on_input(msg: KafkaMessage) -> None:
     event = await decode_or_deadletter(broker, msg, inputs)
     if event is None:
         return
-    for report in aggregator.handle(event):
+    reports = aggregator.handle(event)
+    for report in reports:
         await asyncio.to_thread(store_report, report)
         await publish(broker, report, REPORTS)
+        await asyncio.to_thread(record_reported, report)
         log.info("report %s: %s", report.video_id, report.status)
+    if not reports:
+        await asyncio.to_thread(record_progress, event.video_id)
 
 
 def main() -> None:

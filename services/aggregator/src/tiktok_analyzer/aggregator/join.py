@@ -17,6 +17,8 @@ from tiktok_analyzer.shared.events import (
     Group,
     PartialResult,
     SamplingManifest,
+    UpstreamInfo,
+    VideoMetadata,
     VideoRejected,
 )
 from tiktok_analyzer.shared.report import (
@@ -27,13 +29,19 @@ from tiktok_analyzer.shared.report import (
 )
 from tiktok_analyzer.shared.summaries import summarize
 
-AggregatorEvent = SamplingManifest | PartialResult | VideoRejected
+AggregatorEvent = SamplingManifest | PartialResult | VideoRejected | VideoMetadata
 
 
 @dataclass
 class _VideoState:
     manifest: SamplingManifest | None = None
     partials: dict[tuple[Group, int], PartialResult] = field(default_factory=dict)
+    upstream: UpstreamInfo | None = None
+
+    def progress(self) -> tuple[int, int]:
+        """(partial results held, partial results expected); expected is 0 before the manifest."""
+        expected = sum(p.batches for p in self.manifest.groups.values()) if self.manifest else 0
+        return len(self.partials), expected
 
     def complete(self) -> bool:
         if self.manifest is None:
@@ -55,16 +63,24 @@ class Aggregator:
     def handle(self, event: AggregatorEvent) -> list[FinalReport]:
         if event.video_id in self.finished:
             return []
-        if isinstance(event, VideoRejected):
-            return [self._finish(event.video_id, rejected_report(event))]
         state = self.videos.setdefault(event.video_id, _VideoState())
+        if isinstance(event, VideoMetadata):
+            # Upstream metadata travels ahead of the outcome on the same partition; it is
+            # held until the report is built. Metadata for a video already reported is dropped.
+            state.upstream = event.upstream
+            return []
+        if isinstance(event, VideoRejected):
+            report = rejected_report(event).model_copy(update={"upstream": state.upstream})
+            return [self._finish(event.video_id, report)]
         if isinstance(event, SamplingManifest):
             state.manifest = event
         else:
             state.partials[(event.group, event.batch_index)] = event
         if state.complete():
             assert state.manifest is not None
-            return [self._finish(event.video_id, build_report(state.manifest, state.partials))]
+            report = build_report(state.manifest, state.partials)
+            return [self._finish(event.video_id,
+                                 report.model_copy(update={"upstream": state.upstream}))]
         return []
 
     def _finish(self, video_id: str, report: FinalReport) -> FinalReport:

@@ -2,8 +2,13 @@
 
 Decoding runs in a worker thread and each event is published as soon as it is produced, so
 analyzers start before decoding ends. Commit order: publish every batch, then the manifest,
-then commit the offset. A crash before the commit re-samples the video; the batches carry the
-same (video, group, batch) keys, so the aggregator keeps one of each.
+then write the ledger's "sampled" record, then commit the offset. A crash before the commit
+re-samples the video; the batches carry the same (video, group, batch) keys, so the aggregator
+keeps one of each.
+
+One video, one sampling: every VideoAccepted of a video ID lands in the same partition, so the
+sampler that owns it sees them one after another, and drops any whose video it has already
+sampled (a duplicate arrival that raced through ingest, or a redelivery after the record).
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from tiktok_analyzer.frame_sampler.stage import sample_video
 from tiktok_analyzer.shared.blobs import MinioBlobStore, PayloadPacker
 from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, VideoAccepted
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
+from tiktok_analyzer.shared.ledger import Ledger
 from tiktok_analyzer.shared.service import run
-from tiktok_analyzer.shared.settings import SamplingSettings, StorageSettings
+from tiktok_analyzer.shared.settings import IngestSettings, SamplingSettings, StorageSettings
+from tiktok_analyzer.shared.status import Stage, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, AUDIO_CHUNKS, INPUT_TOPIC_BY_GROUP, VIDEOS
 
 log = logging.getLogger(__name__)
@@ -30,14 +37,41 @@ app = FastStream(broker)
 accepted_adapter = adapter_for(VideoAccepted)
 
 
+class _Deps:
+    store: MinioBlobStore
+    ledger: Ledger
+    board: StatusBoard
+    storage: StorageSettings
+    sampling: SamplingSettings
+
+
+deps = _Deps()
+
+
+@app.on_startup
+async def connect() -> None:
+    deps.storage, deps.sampling = StorageSettings(), SamplingSettings()
+    deps.store = MinioBlobStore.from_settings()
+    deps.ledger = Ledger(deps.store, deps.storage.work_bucket, IngestSettings().ledger_prefix)
+    deps.board = StatusBoard(deps.store, deps.storage.work_bucket)
+
+
+def _reached_s(event: FrameBatch | AudioChunk) -> float:
+    if isinstance(event, AudioChunk):
+        return event.start_s + event.num_samples / event.sample_rate
+    return event.frames[-1].t if event.frames else 0.0
+
+
 def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop) -> None:
-    storage, sampling = StorageSettings(), SamplingSettings()
-    store = MinioBlobStore.from_settings()
-    packer = PayloadPacker(store, storage.work_bucket, sampling.inline_limit_bytes)
+    packer = PayloadPacker(deps.store, deps.storage.work_bucket, deps.sampling.inline_limit_bytes)
+    status = ThrottledStatus(deps.board, accepted.video_id, "frame_sampler")
+    duration = accepted.media.duration_s
+    sent: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="sampler-") as tmp:
         local = Path(tmp) / "input"
-        store.download(accepted.source.bucket, accepted.source.key, local)
-        for event in sample_video(local, accepted, packer, sampling):
+        deps.store.download(accepted.source.bucket, accepted.source.key, local)
+        status.update(Stage.SAMPLING, progress=0.0)
+        for event in sample_video(local, accepted, packer, deps.sampling):
             if isinstance(event, FrameBatch):
                 topic = INPUT_TOPIC_BY_GROUP[event.group]
             elif isinstance(event, AudioChunk):
@@ -46,6 +80,12 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
                 topic = AGGREGATOR_IN
             # Waiting on each publish gives backpressure: decoding never runs far ahead of Kafka.
             asyncio.run_coroutine_threadsafe(publish(broker, event, topic), loop).result()
+            if isinstance(event, FrameBatch | AudioChunk):
+                sent[str(event.group)] = sent.get(str(event.group), 0) + 1
+                status.update(Stage.SAMPLING, counts=sent,
+                              progress=_reached_s(event) / duration if duration else None)
+    deps.ledger.mark_sampled(accepted.video_id, accepted)
+    status.update(Stage.SAMPLED, counts=sent, progress=1.0)
     log.info("sampled %s (%d payloads inline, %d stored)", accepted.video_id,
              packer.inline_count, packer.stored_count)
 
@@ -56,6 +96,10 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
 async def on_video(msg: KafkaMessage) -> None:
     accepted = await decode_or_deadletter(broker, msg, accepted_adapter)
     if accepted is None:
+        return
+    if await asyncio.to_thread(deps.ledger.sampled, accepted.video_id):
+        log.info("video %s already sampled: duplicate arrival %s/%s dropped", accepted.video_id,
+                 accepted.source.bucket, accepted.source.key)
         return
     await asyncio.to_thread(_sample_and_publish, accepted, asyncio.get_running_loop())
 

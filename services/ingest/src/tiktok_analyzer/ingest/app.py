@@ -1,51 +1,143 @@
-"""The ingest service: MinIO notifications in, accepted or rejected video events out.
+"""The ingest service: stored videos in, one accepted or rejected event per video out.
 
-Commit order: gate the object, publish the outcome (acks=all), then commit the offset. A
-replayed notification yields the same video ID (see ``identity``), so downstream sees one video.
+Two ways in, one identity (``identity.py``): MinIO bucket notifications on ``tiktok.uploads``
+and scraper events on ``tiktok.scraper.videos``. A reconciler task re-announces uploads that no
+notification brought in, and an HTTP API (``http_api.py``) takes uploads and answers status.
+
+Commit order per message: gate the object, publish its events (acks=all), write the arrival
+record to the ledger, then commit the offset. A crash before the record repeats the work on
+redelivery, and the sampler's per-video record keeps the repeat from being analyzed twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from contextlib import suppress
+from typing import Any
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.ingest.notifications import MinioNotification
-from tiktok_analyzer.ingest.stage import ingest_object
+from tiktok_analyzer.ingest.reconciler import as_notification, missed_uploads
+from tiktok_analyzer.ingest.stage import Arrival, IngestResult, ingest_arrival
 from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import VideoAccepted
+from tiktok_analyzer.shared.events import ScrapedVideo, VideoAccepted
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
+from tiktok_analyzer.shared.ledger import Ledger
 from tiktok_analyzer.shared.service import run
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, UPLOADS, VIDEOS
+from tiktok_analyzer.shared.settings import GateSettings, IngestSettings, StorageSettings
+from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard
+from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS
 
 log = logging.getLogger(__name__)
 broker = make_broker()
 app = FastStream(broker)
 notification = adapter_for(MinioNotification)
-store: list[MinioBlobStore] = []
+scraped = adapter_for(ScrapedVideo)
+
+
+class _Deps:
+    """What the handlers share, made once at start-up."""
+
+    store: MinioBlobStore
+    ledger: Ledger
+    board: StatusBoard
+    gate: GateSettings
+    settings: IngestSettings
+    storage: StorageSettings
+    tasks: list[asyncio.Task[None]]
+
+
+deps = _Deps()
 
 
 @app.on_startup
-async def connect_store() -> None:
-    store.append(MinioBlobStore.from_settings())
+async def connect() -> None:
+    deps.storage, deps.settings, deps.gate = StorageSettings(), IngestSettings(), GateSettings()
+    deps.store = MinioBlobStore.from_settings()
+    deps.ledger = Ledger(deps.store, deps.storage.work_bucket, deps.settings.ledger_prefix)
+    deps.board = StatusBoard(deps.store, deps.storage.work_bucket)
+    deps.tasks = []
+
+
+@app.after_startup
+async def start_background() -> None:
+    deps.tasks.append(asyncio.create_task(reconcile_forever(), name="reconciler"))
+
+
+@app.on_shutdown
+async def stop_background() -> None:
+    for task in deps.tasks:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def handle(arrival: Arrival) -> None:
+    result: IngestResult = await asyncio.to_thread(
+        ingest_arrival, arrival, deps.store, deps.ledger, deps.gate)
+    for event in result.events:
+        await publish(broker, event, VIDEOS if isinstance(event, VideoAccepted) else AGGREGATOR_IN)
+    if result.record is not None:
+        await asyncio.to_thread(deps.ledger.record_arrival, result.record)
+    if result.outcome in ("accepted", "rejected"):
+        stage = Stage.ACCEPTED if result.outcome == "accepted" else Stage.REJECTED
+        await asyncio.to_thread(deps.board.record, result.video_id, StageRecord(
+            writer="ingest", stage=stage, detail=result.detail or None))
+    src = arrival.source
+    log.info("%s arrival %s/%s -> %s %s %s", arrival.via, src.bucket, src.key, result.video_id,
+             result.outcome, result.detail)
 
 
 @broker.subscriber(UPLOADS.name, group_id="tiktok-ingest", ack_policy=AckPolicy.NACK_ON_ERROR,
-                   auto_offset_reset="earliest")
+                   auto_offset_reset="earliest", title="uploads",
+                   description="MinIO bucket notifications (S3 event format) for the upload "
+                               "bucket, and the reconciler's re-announcements in that format.")
 async def on_upload(msg: KafkaMessage) -> None:
     note = await decode_or_deadletter(broker, msg, notification)
     if note is None:
         return
-    for ref in note.created_objects():
-        outcome = await asyncio.to_thread(ingest_object, ref, store[0])
-        if isinstance(outcome, VideoAccepted):
-            log.info("accepted %s/%s as %s", ref.bucket, ref.key, outcome.video_id)
-            await publish(broker, outcome, VIDEOS)
-        else:
-            log.info("rejected %s/%s: %s", ref.bucket, ref.key, outcome.reason)
-            await publish(broker, outcome, AGGREGATOR_IN)
+    for arrival in note.arrivals():
+        await handle(arrival)
+
+
+@broker.subscriber(SCRAPED.name, group_id="tiktok-ingest", ack_policy=AckPolicy.NACK_ON_ERROR,
+                   auto_offset_reset="earliest", title="scraper videos",
+                   description="Scrapers announce a video they stored in MinIO, with its "
+                               "platform metadata (ScrapedVideo).")
+async def on_scraped(msg: KafkaMessage) -> None:
+    event = await decode_or_deadletter(broker, msg, scraped)
+    if event is None:
+        return
+    await handle(Arrival(source=event.object, via="scraper", upstream=event.upstream))
+
+
+async def reconcile_once(grace_s: float | None = None) -> int:
+    """Re-announce every upload ingest has no record of; returns how many."""
+    grace = deps.settings.reconcile_grace_s if grace_s is None else grace_s
+    missed = await asyncio.to_thread(
+        lambda: list(missed_uploads(deps.store.client, deps.storage.upload_bucket, deps.ledger,
+                                    grace)))
+    for ref in missed:
+        body: dict[str, Any] = as_notification(ref)
+        await broker.publish(json.dumps(body).encode(), topic=UPLOADS.name,
+                             key=f"{ref.bucket}/{ref.key}".encode())
+    if missed:
+        log.warning("reconciler re-announced %d upload(s) no notification brought in: %s",
+                    len(missed), ", ".join(r.key for r in missed[:10]))
+    return len(missed)
+
+
+async def reconcile_forever() -> None:
+    while True:
+        await asyncio.sleep(deps.settings.reconcile_interval_s)
+        try:
+            await reconcile_once()
+        except Exception:  # a failed pass is retried at the next interval
+            log.exception("reconciler pass failed")
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tiktok_analyzer.ingest.reconciler import RECONCILER_SOURCE
+from tiktok_analyzer.ingest.stage import Arrival
 from tiktok_analyzer.shared.events import ObjectRef
 
 
@@ -32,6 +34,7 @@ class _S3(_Loose):
 
 class _Record(_Loose):
     event_name: str = Field(alias="eventName")
+    event_source: str | None = Field(default=None, alias="eventSource")
     s3: _S3
 
 
@@ -40,15 +43,18 @@ class MinioNotification(_Loose):
     key: str = Field(alias="Key")
     records: list[_Record] = Field(default_factory=list, alias="Records")
 
-    def created_objects(self) -> list[ObjectRef]:
+    def arrivals(self) -> list[Arrival]:
         """The objects this notification says were created (keys arrive URL-encoded)."""
         return [
-            ObjectRef(
-                bucket=r.s3.bucket.name,
-                key=unquote_plus(r.s3.object.key),
-                version_id=r.s3.object.version_id or None,
-                etag=r.s3.object.etag,
-                size=r.s3.object.size,
+            Arrival(
+                source=ObjectRef(
+                    bucket=r.s3.bucket.name,
+                    key=unquote_plus(r.s3.object.key),
+                    version_id=r.s3.object.version_id or None,
+                    etag=(r.s3.object.etag or "").strip('"') or None,
+                    size=r.s3.object.size,
+                ),
+                via="reconciler" if r.event_source == RECONCILER_SOURCE else "minio",
             )
             for r in self.records
             if r.event_name.startswith("s3:ObjectCreated:")
