@@ -141,6 +141,36 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tiktok_analyzer.ingest.reconciler import reconcile_pass
+    from tiktok_analyzer.shared.blobs import MinioBlobStore
+    from tiktok_analyzer.shared.kafka import make_broker
+    from tiktok_analyzer.shared.ledger import Ledger
+    from tiktok_analyzer.shared.settings import IngestSettings, StorageSettings
+
+    storage, ingest = StorageSettings(), IngestSettings()
+    store = MinioBlobStore.from_settings()
+    ledger = Ledger(store, storage.work_bucket, ingest.ledger_prefix)
+    grace = ingest.reconcile_grace_s if args.grace is None else args.grace
+
+    async def once() -> int:
+        broker = make_broker()
+        await broker.start()
+        try:
+            missed = await reconcile_pass(broker, store.client, storage.upload_bucket, ledger,
+                                          grace)
+        finally:
+            await broker.stop()
+        for ref in missed:
+            print(f"re-announced {ref.bucket}/{ref.key}")
+        print(f"{len(missed)} upload(s) re-announced", file=sys.stderr)
+        return EXIT_OK
+
+    return asyncio.run(once())
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from tiktok_analyzer.shared.models import ModelStore
     from tiktok_analyzer.shared.settings import ModelStoreSettings
@@ -209,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("reconcile", help="re-announce uploads that ingest has no record of")
+    p.add_argument("--grace", type=float, default=None,
+                   help="skip objects younger than this many seconds (default from settings)")
+    p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("models", help="the local model store: status, pull")
     p.add_argument("action", choices=["status", "pull"])

@@ -258,7 +258,7 @@ async def _create_topics(kafka: KafkaSettings) -> None:
         await admin.close()
 
 
-def _configure_minio(storage: StorageSettings) -> None:
+def configure_minio(storage: StorageSettings) -> None:
     from minio import Minio
     from minio.notificationconfig import NotificationConfig, QueueConfig
 
@@ -294,7 +294,7 @@ def up(paths: StackPaths | None = None) -> None:
     asyncio.run(_create_topics(kafka))
     # MinIO checks its Kafka target at start, so it comes up after the broker and topics.
     _start_minio(paths, storage, kafka)
-    _configure_minio(storage)
+    configure_minio(storage)
     _say(f"up in {time.perf_counter() - started:.1f}s: Kafka {kafka.bootstrap_servers}, "
          f"MinIO {storage.endpoint}; state in {paths.state}")
 

@@ -12,16 +12,14 @@ redelivery, and the sampler's per-video record keeps the repeat from being analy
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from contextlib import suppress
-from typing import Any
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.ingest.notifications import MinioNotification
-from tiktok_analyzer.ingest.reconciler import as_notification, missed_uploads
+from tiktok_analyzer.ingest.reconciler import reconcile_pass
 from tiktok_analyzer.ingest.stage import Arrival, IngestResult, ingest_arrival
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import ScrapedVideo, VideoAccepted
@@ -115,27 +113,12 @@ async def on_scraped(msg: KafkaMessage) -> None:
     await handle(Arrival(source=event.object, via="scraper", upstream=event.upstream))
 
 
-async def reconcile_once(grace_s: float | None = None) -> int:
-    """Re-announce every upload ingest has no record of; returns how many."""
-    grace = deps.settings.reconcile_grace_s if grace_s is None else grace_s
-    missed = await asyncio.to_thread(
-        lambda: list(missed_uploads(deps.store.client, deps.storage.upload_bucket, deps.ledger,
-                                    grace)))
-    for ref in missed:
-        body: dict[str, Any] = as_notification(ref)
-        await broker.publish(json.dumps(body).encode(), topic=UPLOADS.name,
-                             key=f"{ref.bucket}/{ref.key}".encode())
-    if missed:
-        log.warning("reconciler re-announced %d upload(s) no notification brought in: %s",
-                    len(missed), ", ".join(r.key for r in missed[:10]))
-    return len(missed)
-
-
 async def reconcile_forever() -> None:
     while True:
         await asyncio.sleep(deps.settings.reconcile_interval_s)
         try:
-            await reconcile_once()
+            await reconcile_pass(broker, deps.store.client, deps.storage.upload_bucket,
+                                 deps.ledger, deps.settings.reconcile_grace_s)
         except Exception:  # a failed pass is retried at the next interval
             log.exception("reconciler pass failed")
 

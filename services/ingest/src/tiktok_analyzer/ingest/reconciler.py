@@ -11,6 +11,8 @@ sampler's per-video record make the second a no-op.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from urllib.parse import quote_plus
 from tiktok_analyzer.ingest.identity import arrival_key
 from tiktok_analyzer.shared.events import ObjectRef
 from tiktok_analyzer.shared.ledger import Ledger
+from tiktok_analyzer.shared.topics import UPLOADS
 
 log = logging.getLogger(__name__)
 RECONCILER_SOURCE = "tiktok-analyzer:reconciler"
@@ -56,3 +59,18 @@ def as_notification(ref: ObjectRef) -> dict[str, Any]:
             "s3": {"bucket": {"name": ref.bucket}, "object": s3_object},
         }],
     }
+
+
+async def reconcile_pass(broker: Any, client: Any, bucket: str, ledger: Ledger,
+                         grace_s: float) -> list[ObjectRef]:
+    """One pass: list, compare, re-announce on the uploads topic (keyed like MinIO's events,
+    ``bucket/key``). Returns what was re-announced. ``broker`` is a started KafkaBroker."""
+    missed = await asyncio.to_thread(
+        lambda: list(missed_uploads(client, bucket, ledger, grace_s)))
+    for ref in missed:
+        await broker.publish(json.dumps(as_notification(ref)).encode(), topic=UPLOADS.name,
+                             key=f"{ref.bucket}/{ref.key}".encode())
+    if missed:
+        log.warning("reconciler re-announced %d upload(s) that no notification brought in: %s",
+                    len(missed), ", ".join(r.key for r in missed[:10]))
+    return missed
