@@ -189,9 +189,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.asyncapi import write_asyncapi
     from tiktok_analyzer.cli.schemas import write_schemas
 
-    for path in write_schemas(args.out):
+    for path in [*write_schemas(args.out), *write_asyncapi(args.out.parent / "asyncapi")]:
         print(path)
     return EXIT_OK
 

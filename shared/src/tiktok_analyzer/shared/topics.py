@@ -25,7 +25,7 @@ AUDIO_CHUNKS = Topic("tiktok.audio.chunks", 6, "AudioChunk for the audio group")
 AGGREGATOR_IN = Topic(
     "tiktok.results.partial",
     6,
-    "SamplingManifest, PartialResult and VideoRejected: everything the aggregator joins",
+    "SamplingManifest, PartialResult, VideoRejected and VideoMetadata: all the aggregator joins",
 )
 REPORTS = Topic("tiktok.reports", 6, "FinalReport, one per video, keyed by video_id")
 

@@ -103,7 +103,7 @@ async def on_upload(msg: KafkaMessage) -> None:
 
 
 @broker.subscriber(SCRAPED.name, group_id="tiktok-ingest", ack_policy=AckPolicy.NACK_ON_ERROR,
-                   auto_offset_reset="earliest", title="scraper videos",
+                   auto_offset_reset="earliest", title="scraper_videos",
                    description="Scrapers announce a video they stored in MinIO, with its "
                                "platform metadata (ScrapedVideo).")
 async def on_scraped(msg: KafkaMessage) -> None:

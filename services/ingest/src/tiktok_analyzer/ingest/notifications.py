@@ -16,32 +16,32 @@ class _Loose(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-class _S3Object(_Loose):
+class MinioObject(_Loose):
     key: str
     size: int | None = None
     etag: str | None = Field(default=None, alias="eTag")
     version_id: str | None = Field(default=None, alias="versionId")
 
 
-class _S3Bucket(_Loose):
+class MinioBucket(_Loose):
     name: str
 
 
-class _S3(_Loose):
-    bucket: _S3Bucket
-    object: _S3Object
+class MinioS3(_Loose):
+    bucket: MinioBucket
+    object: MinioObject
 
 
-class _Record(_Loose):
+class MinioRecord(_Loose):
     event_name: str = Field(alias="eventName")
     event_source: str | None = Field(default=None, alias="eventSource")
-    s3: _S3
+    s3: MinioS3
 
 
 class MinioNotification(_Loose):
     event_name: str = Field(alias="EventName")
     key: str = Field(alias="Key")
-    records: list[_Record] = Field(default_factory=list, alias="Records")
+    records: list[MinioRecord] = Field(default_factory=list, alias="Records")
 
     def arrivals(self) -> list[Arrival]:
         """The objects this notification says were created (keys arrive URL-encoded)."""
