@@ -141,6 +141,26 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    """The media gate alone, on local files: what ingest would decide, without the pipeline."""
+    from tiktok_analyzer.ingest.gate import gate_file
+    from tiktok_analyzer.shared.errors import MediaRejected
+
+    rejected = 0
+    for path in args.files:
+        try:
+            media, warnings = gate_file(path)
+        except MediaRejected as exc:
+            rejected += 1
+            print(f"{path.name}\trejected\t{exc}")
+            continue
+        shape = f"{media.width}x{media.height}" if media.width else "audio only"
+        codecs = "/".join(c for c in (media.video_codec, media.audio_codec) if c)
+        print(f"{path.name}\taccepted\t{shape} {codecs} {media.duration_s or 0:.1f}s"
+              + "".join(f"\n\t\twarning: {w}" for w in warnings))
+    return EXIT_REJECTED if rejected else EXIT_OK
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -240,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("gate", help="run the ingest media gate on local files and print "
+                                    "each outcome (exit 3 if any is rejected)")
+    p.add_argument("files", nargs="+", type=Path)
+    p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("reconcile", help="re-announce uploads that ingest has no record of")
     p.add_argument("--grace", type=float, default=None,

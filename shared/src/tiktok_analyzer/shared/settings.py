@@ -80,13 +80,15 @@ class GateSettings(_Base):
     max_fps: float = Field(default=240.0, gt=0)
     min_audio_rate: int = Field(default=8_000, gt=0)
     max_audio_rate: int = Field(default=192_000, gt=0)
-    max_streams: int = Field(default=8, gt=0)
+    max_streams: int = Field(
+        default=8, gt=0, description="Audio, video and subtitle streams (attachments such as "
+                                     "fonts do not count)")
     containers: list[str] = Field(
         default_factory=lambda: ["mov", "mp4", "m4a", "3gp", "matroska", "webm", "mpegts",
-                                 "mp3", "ogg", "wav"],
+                                 "mp3", "ogg", "wav", "flac"],
         description="FFmpeg demuxer names (any name of a demuxer's alias list counts)")
     video_codecs: list[str] = Field(
-        default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1"])
+        default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4"])
     audio_codecs: list[str] = Field(
         default_factory=lambda: ["aac", "opus", "mp3", "vorbis", "flac", "pcm_s16le"])
     probe_timeout_s: float = Field(default=20.0, gt=0, description="Wall limit of the probe")

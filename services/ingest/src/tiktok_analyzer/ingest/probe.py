@@ -44,6 +44,7 @@ _CONFINED = {"protocol_whitelist": "file", "enable_drefs": "0", "use_absolute_pa
 _VFR_SPREAD = 1.5  # max/min frame interval ratio above which a stream counts as variable-rate
 _VFR_PACKETS = 240
 _SCAN_PACKETS = 2000
+_REORDER_DEPTH = 16
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya8", "ya16")
 
 
@@ -73,9 +74,10 @@ def _check_streams(container: Any, gate: GateSettings) -> None:
     if not names & set(gate.containers):
         raise MediaRejected(f"container {container.format.name} is not allowed "
                             f"(allowed: {', '.join(gate.containers)})")
-    if len(container.streams) > gate.max_streams:
-        raise MediaRejected(f"too many streams: {len(container.streams)} "
-                            f"(limit {gate.max_streams})")
+    counted = [s for s in container.streams if s.type in ("video", "audio", "subtitle")]
+    if len(counted) > gate.max_streams:
+        raise MediaRejected(f"too many streams: {len(counted)} audio, video and subtitle "
+                            f"streams (limit {gate.max_streams})")
 
 
 def _codec_name(stream: Any) -> str:
@@ -132,7 +134,9 @@ class _Scan:
     audio_error: str | None = None
 
     def intervals(self) -> list[float]:
-        times = sorted(self.video_times)
+        # Packets come in decode order: with B-frames, the last few read may precede frames
+        # not read yet, which would look like gaps. Those trailing timestamps are dropped.
+        times = sorted(self.video_times)[: max(0, len(self.video_times) - _REORDER_DEPTH)]
         return [b - a for a, b in itertools.pairwise(times) if b > a]
 
 
