@@ -50,7 +50,8 @@ def gate_file(path: Path, gate: GateSettings | None = None) -> tuple[MediaInfo, 
         raise MediaRejected(f"the media probe died with {name} ({hint}) on this file")
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        if "MemoryError" in done.stderr or "Cannot allocate memory" in done.stderr:
+        if any(s in done.stderr for s in ("MemoryError", "Cannot allocate memory",
+                                          "failed to map segment")):
             raise MediaRejected("the media probe exceeded its memory limit on this file")
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise MediaRejected(f"the media probe failed (exit {done.returncode}): {tail[0]}")
