@@ -1,4 +1,5 @@
-"""Write JSON Schemas generated from the pydantic models: never edited by hand."""
+"""Write JSON Schemas generated from the pydantic models, and the ingest HTTP API's OpenAPI
+document generated from its FastAPI app: never edited by hand."""
 
 from __future__ import annotations
 
@@ -23,7 +24,19 @@ SCHEMAS = {
 }
 
 
-def write_schemas(out: Path) -> list[Path]:
+def write_openapi(out: Path) -> list[Path]:
+    """``<out>/ingest.json``: the ingest HTTP API (``tiktok_analyzer.ingest.http_api``)."""
+    from tiktok_analyzer.ingest.http_api import openapi_document
+
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "ingest.json"
+    target.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n")
+    return [target]
+
+
+def write_schemas(out: Path, openapi_out: Path | None = None) -> list[Path]:
+    """The event and report schemas into ``out``, and the OpenAPI document into
+    ``openapi_out`` (default: ``openapi`` next to ``out``, i.e. ``docs/openapi``)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, model in SCHEMAS.items():
@@ -31,4 +44,5 @@ def write_schemas(out: Path) -> list[Path]:
         schema = TypeAdapter(model).json_schema(mode="serialization")
         target.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(target)
+    written += write_openapi(openapi_out or out.parent / "openapi")
     return written
