@@ -21,7 +21,7 @@ from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import ObjectRef, ScrapedVideo, UpstreamInfo
 from tiktok_analyzer.shared.kafka import encode
 from tiktok_analyzer.shared.ledger import Ledger
-from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
+from tiktok_analyzer.shared.settings import IngestSettings, KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.topics import SCRAPED
 
 pytestmark = pytest.mark.infra
@@ -109,3 +109,41 @@ def test_an_upload_whose_notification_was_lost_is_found_by_the_reconciler(
     ledger = Ledger(store, storage.work_bucket)
     record = ledger.arrival(arrival_key(ref))
     assert record is not None and record.via == "reconciler"
+
+
+def test_http_upload_status_and_report_through_the_running_services(
+        services: ServiceSet, video_factory: Callable[..., Path]) -> None:
+    import httpx
+
+    base = f"http://{IngestSettings().http_host}:{IngestSettings().http_port}"
+    clip = fresh_clip(video_factory)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        assert http.get("/healthz/live").status_code == 200
+        ready = http.get("/healthz/ready")
+        assert ready.status_code == 200, ready.text
+        submitted = http.post("/v1/videos", params={"filename": "api clip.mp4"},
+                              content=clip.read_bytes())
+        assert submitted.status_code == 202, submitted.text
+        video_id = submitted.json()["video_id"]
+        assert video_id == video_id_for_file(clip)
+
+        seen_stages: set[str] = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = http.get(f"/v1/videos/{video_id}")
+            if status.status_code == 200:
+                body = status.json()
+                seen_stages.add(body["stage"])
+                if body["done"]:
+                    break
+            time.sleep(0.3)
+        else:
+            raise AssertionError(f"not done after 120 s; stages seen: {seen_stages}")
+        assert body["stage"] == "reported"
+        assert set(body["stages"]) == {"ingest", "frame_sampler", "aggregator"}
+        assert body["stages"]["frame_sampler"]["stage"] == "sampled"
+
+        report = http.get(f"/v1/videos/{video_id}/report")
+        assert report.status_code == 200
+        assert report.json()["status"] == "complete"
+        assert report.json()["source"]["key"].endswith("api_clip.mp4")

@@ -61,6 +61,18 @@ class SamplingSettings(_Base):
     jpeg_quality: int = Field(default=85, ge=10, le=100)
     audio_sample_rate: int = Field(default=16_000, description="Mono PCM rate the audio models use")
     audio_chunk_s: float = Field(default=10.0, gt=0)
+    audio_overlap_s: float = Field(
+        default=1.0, ge=0,
+        description="Seconds each audio chunk repeats of the previous one; below audio_chunk_s")
+    heavy_shot_starts: bool = Field(
+        default=True, description="Also send the first frame of every shot to gpu_heavy")
+    shot_threshold: float = Field(
+        default=30.0, gt=0,
+        description="Cut score (mean absolute difference of tiny luma + chroma thumbnails of "
+                    "consecutive frames, luma plus half the chroma, 0-255 scale) that starts a "
+                    "new shot")
+    shot_min_len_s: float = Field(
+        default=1.0, ge=0, description="A cut closer than this to the last shot start is ignored")
     inline_limit_bytes: int = Field(
         default=256 * 1024, description="Payloads above this go to the blob store by reference"
     )
@@ -101,6 +113,7 @@ class IngestSettings(_Base):
 
     model_config = SettingsConfigDict(env_prefix="TIKTOK_INGEST_", frozen=True, extra="ignore")
 
+    http_enabled: bool = Field(default=True, description="Serve the HTTP API and health probes")
     http_host: str = "127.0.0.1"
     http_port: int = 18080
     reconcile_interval_s: float = Field(

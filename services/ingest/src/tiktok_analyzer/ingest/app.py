@@ -18,6 +18,7 @@ from contextlib import suppress
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
 
+from tiktok_analyzer.ingest.http_api import check_minio, combine_checks, create_api, serve
 from tiktok_analyzer.ingest.notifications import MinioNotification
 from tiktok_analyzer.ingest.reconciler import reconcile_pass
 from tiktok_analyzer.ingest.stage import Arrival, IngestResult, ingest_arrival
@@ -61,9 +62,31 @@ async def connect() -> None:
     deps.tasks = []
 
 
+async def kafka_ready() -> str | None:
+    # The broker's own connection (describe_cluster), not a second client per probe.
+    return None if await broker.ping(2.0) else "Kafka broker does not answer"
+
+
+async def minio_ready() -> str | None:
+    return await check_minio(deps.store, deps.storage.upload_bucket)
+
+
+def _stop_on_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed, stopping ingest: %s", task.get_name(), task.exception())
+        app.exit()
+
+
 @app.after_startup
 async def start_background() -> None:
     deps.tasks.append(asyncio.create_task(reconcile_forever(), name="reconciler"))
+    if deps.settings.http_enabled:
+        api = create_api(deps.store, deps.board, deps.storage, deps.gate,
+                         combine_checks({"kafka": kafka_ready, "minio": minio_ready}))
+        task = asyncio.create_task(
+            serve(api, deps.settings.http_host, deps.settings.http_port), name="http-api")
+        task.add_done_callback(_stop_on_failure)
+        deps.tasks.append(task)
 
 
 @app.on_shutdown
