@@ -40,11 +40,30 @@ class FramesInput:
 
 @dataclass(frozen=True)
 class AudioInput:
+    """One audio chunk. Chunks overlap: the first ``overlap_s`` seconds of ``samples`` repeat
+    the previous chunk's tail. An analyzer may use them as context (onset and beat tracking
+    need a lead-in) but must report only on the samples it owns, from ``owned_start_s`` on,
+    so that nothing is counted twice across chunks (see ``AudioChunker`` in the sampler)."""
+
     video_id: str
     batch_index: int
     start_s: float
     sample_rate: int
     samples: np.ndarray  # mono float32 in [-1, 1]
+    overlap_s: float = 0.0
+
+    @property
+    def overlap_samples(self) -> int:
+        return min(len(self.samples), max(0, round(self.overlap_s * self.sample_rate)))
+
+    @property
+    def owned(self) -> np.ndarray:
+        """The samples after the overlap: what this chunk reports on."""
+        return self.samples[self.overlap_samples:]
+
+    @property
+    def owned_start_s(self) -> float:
+        return self.start_s + self.overlap_samples / self.sample_rate
 
 
 AnalyzerInput = FramesInput | AudioInput

@@ -39,6 +39,7 @@ def to_input(event: FrameBatch | AudioChunk, store: BlobStore | None) -> FramesI
         start_s=event.start_s,
         sample_rate=event.sample_rate,
         samples=(pcm.astype(np.float32) / 32768.0),
+        overlap_s=event.overlap_s,
     )
 
 

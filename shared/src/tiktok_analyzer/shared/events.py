@@ -175,6 +175,10 @@ class SampledFrame(Model):
     width: int
     height: int
     jpeg: Blob
+    reason: Literal["interval", "shot_start"] = Field(
+        default="interval",
+        description="Why the frame was sampled: the group's fixed interval, or the first frame "
+                    "of a shot (gpu_heavy only; a frame that is both says shot_start)")
 
 
 class FrameBatch(Model):
@@ -198,6 +202,10 @@ class AudioChunk(Model):
     sample_rate: int
     num_samples: int
     pcm_s16le: Blob
+    overlap_s: float = Field(
+        default=0.0, ge=0,
+        description="Leading seconds that repeat the previous chunk's tail (0 for the first "
+                    "chunk); analyzers report only on the samples after the overlap")
 
 
 class GroupPlan(Model):
@@ -221,6 +229,17 @@ class SamplingManifest(Model):
     warnings: list[str] = Field(default_factory=list)
     groups: dict[Group, GroupPlan]
     decode_s: float = Field(description="Wall time the sampler spent on this video")
+    shot_starts_s: list[float] = Field(
+        default_factory=list,
+        description="Start time of every shot the sampler detected, the first frame included")
+    display_width: int | None = Field(
+        default=None, description="Upright width of the video with square pixels")
+    display_height: int | None = Field(
+        default=None, description="Upright height of the video with square pixels")
+    rotation_deg: int = Field(
+        default=0, description="Clockwise degrees the frames were turned to stand upright")
+    decoded_duration_s: float | None = Field(
+        default=None, description="Where decoding ended, seconds from the video start")
 
 
 # --- consumer services ------------------------------------------------------------------------

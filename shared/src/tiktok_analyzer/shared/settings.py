@@ -73,6 +73,9 @@ class SamplingSettings(_Base):
                     "new shot")
     shot_min_len_s: float = Field(
         default=1.0, ge=0, description="A cut closer than this to the last shot start is ignored")
+    decoder_threads: int = Field(
+        default=0, ge=0,
+        description="Video decoder threads; 0 lets FFmpeg choose (CPU cores + 1)")
     inline_limit_bytes: int = Field(
         default=256 * 1024, description="Payloads above this go to the blob store by reference"
     )

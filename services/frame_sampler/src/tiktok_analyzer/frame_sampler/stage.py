@@ -3,18 +3,40 @@ decoded, then a manifest telling the aggregator exactly how many batches each gr
 
 Transport-free: ``sample_video`` is a generator of events; the Kafka service publishes each one
 as it comes, and the one-process mode hands each one straight to the analyzers.
+
+The sampling policy (``SamplingSettings``):
+
+* gpu_heavy: one frame every ``heavy_interval_s`` on a fixed grid from t=0, plus the first frame
+  of every shot (``shots.py``) when ``heavy_shot_starts``; a frame that is both is sent once,
+  as ``shot_start``. The first frame is a shot start.
+* gpu_light: ``light_fps`` frames per second on a fixed grid from t=0.
+* Every frame is upright with square pixels (``geometry.py``), its longer side at most the
+  group's ``*_max_side``, as JPEG.
+* audio: mono 16-bit PCM at ``audio_sample_rate`` in chunks of ``audio_chunk_s`` that overlap by
+  ``audio_overlap_s`` (``chunks.py`` has the stitching rule).
+
+Memory does not grow with duration: a decoded frame is dropped once its JPEGs are made (at most
+a few wait for the encoder thread), at most one batch per group and two audio chunks are held,
+and the only per-video list is the shot starts.
 """
 
 from __future__ import annotations
 
-import io
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from tiktok_analyzer.frame_sampler.chunks import AudioChunker
+from tiktok_analyzer.frame_sampler.geometry import Geometry, Scaler, encode_jpeg, fit_within
+from tiktok_analyzer.frame_sampler.shots import ShotDetector
 from tiktok_analyzer.shared.blobs import PayloadPacker
 from tiktok_analyzer.shared.events import (
     AudioChunk,
@@ -28,20 +50,30 @@ from tiktok_analyzer.shared.events import (
 from tiktok_analyzer.shared.settings import PipelineSettings, SamplingSettings
 
 SamplerEvent = FrameBatch | AudioChunk | SamplingManifest
+Reason = Literal["interval", "shot_start"]
+Jpegs = dict[tuple[int, int], bytes]
+
+__all__ = ["AudioChunker", "SamplerEvent", "encode_jpeg", "fit_within", "sample_video"]
+
+# A file whose packets fail to decode this many times is not worth reading further.
+_MAX_DECODE_ERRORS = 1000
+# Events made ahead of the caller: a few small messages (payloads above the inline limit are
+# already in the blob store), enough to keep decoding while one is published.
+_EVENTS_AHEAD = 4
 
 
-def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """Scale to fit ``max_side`` on the longer side, never upscale, keep sizes even."""
-    scale = min(1.0, max_side / max(width, height))
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+# --- frames -------------------------------------------------------------------------------------
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    from PIL import Image
+@dataclass(frozen=True)
+class _Picked:
+    """A frame chosen for a group; its JPEG is rendered on the encoder thread."""
 
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    index: int
+    t: float
+    size: tuple[int, int]
+    reason: Reason
+    jpegs: Future[Jpegs]
 
 
 @dataclass
@@ -51,8 +83,52 @@ class _FrameGroup:
     max_side: int
     batch_size: int
     next_t: float = 0.0
-    pending: list[SampledFrame] = field(default_factory=list)
+    pending: list[_Picked] = field(default_factory=list)
     emitted: int = 0
+
+    def due(self, t: float) -> bool:
+        """Whether ``t`` reaches the group's next grid time; if so, move past it."""
+        if t + 1e-6 < self.next_t:
+            return False
+        self.next_t += self.every_s * max(1, int((t - self.next_t) // self.every_s) + 1)
+        return True
+
+
+class _Renderer:
+    """Resizes and JPEG-encodes picked frames on one worker thread, so the decoding thread
+    keeps feeding FFmpeg's frame threads meanwhile (swscale and libjpeg release the GIL).
+    At most ``max_in_flight`` frames wait for it: decoding blocks rather than piling up."""
+
+    def __init__(self, quality: int, max_in_flight: int = 3) -> None:
+        self.quality = quality
+        self.max_in_flight = max_in_flight
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler-jpeg")
+        self.in_flight: deque[Future[Jpegs]] = deque()
+        self.scalers: dict[tuple[int, int], Scaler] = {}  # touched by the worker thread only
+
+    def submit(self, frame: Any, geometry: Geometry, sides: list[int]) -> Future[Jpegs]:
+        while self.in_flight and self.in_flight[0].done():
+            self.in_flight.popleft()
+        if len(self.in_flight) >= self.max_in_flight:
+            self.in_flight.popleft().result()
+        job = self.pool.submit(self._render, frame, geometry, sides)
+        self.in_flight.append(job)
+        return job
+
+    def _render(self, frame: Any, geometry: Geometry, sides: list[int]) -> Jpegs:
+        out: Jpegs = {}
+        for side in sides:
+            size = geometry.target_size(side)
+            if size not in out:
+                scaler = self.scalers.get(size) or self.scalers.setdefault(size, Scaler())
+                out[size] = encode_jpeg(geometry.upright_rgb(frame, side, scaler), self.quality)
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- the sampler --------------------------------------------------------------------------------
 
 
 class _Sampler:
@@ -61,138 +137,366 @@ class _Sampler:
         self.accepted = accepted
         self.settings = settings
         self.packer = packer
-        self.frame_groups = [
-            _FrameGroup(Group.GPU_HEAVY, settings.heavy_interval_s, settings.heavy_max_side,
-                        settings.heavy_batch),
-            _FrameGroup(Group.GPU_LIGHT, 1.0 / settings.light_fps, settings.light_max_side,
-                        settings.light_batch),
-        ]
-        self.audio_pending: list[np.ndarray] = []
-        self.audio_pending_samples = 0
-        self.audio_emitted_samples = 0
+        self.heavy = _FrameGroup(Group.GPU_HEAVY, settings.heavy_interval_s,
+                                 settings.heavy_max_side, settings.heavy_batch)
+        self.light = _FrameGroup(Group.GPU_LIGHT, 1.0 / settings.light_fps,
+                                 settings.light_max_side, settings.light_batch)
+        self.frame_groups = [self.heavy, self.light]
+        self.renderer = _Renderer(settings.jpeg_quality)
+        # Full batches waiting for their JPEGs, in the order they filled up.
+        self.sealed: deque[tuple[_FrameGroup, int, list[_Picked]]] = deque()
+        self.shots = (ShotDetector(settings.shot_threshold, settings.shot_min_len_s)
+                      if settings.heavy_shot_starts else None)
+        self.geometry: Geometry | None = None
+        self._geometry_key: tuple[Any, ...] = ()
+        self.rate = settings.audio_sample_rate
+        self.audio = AudioChunker(round(settings.audio_chunk_s * self.rate),
+                                  round(settings.audio_overlap_s * self.rate))
+        self.audio_offset_s: float | None = None  # first audio sample, from the video start
         self.audio_batches = 0
 
     def _payload_key(self, group: Group, batch_index: int, item: int) -> str:
         return f"{self.accepted.video_id}/{group}/{batch_index:05d}-{item:03d}"
 
-    def on_video_frame(self, frame, number: int, t: float) -> Iterator[FrameBatch]:
-        # frame: av.VideoFrame; number: its position in decode order
-        resized: dict[tuple[int, int], bytes] = {}
-        for fg in self.frame_groups:
-            if t + 1e-6 < fg.next_t:
-                continue
-            fg.next_t += fg.every_s * max(1, int((t - fg.next_t) // fg.every_s) + 1)
-            size = fit_within(frame.width, frame.height, fg.max_side)
-            if size not in resized:
-                rgb = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-                resized[size] = encode_jpeg(rgb, self.settings.jpeg_quality)
-            jpeg = resized[size]
-            blob = self.packer.pack(jpeg, self._payload_key(fg.group, fg.emitted, len(fg.pending)),
-                                    "image/jpeg")
-            fg.pending.append(SampledFrame(index=number,
-                                           t=round(t, 4), width=size[0], height=size[1],
-                                           jpeg=blob))
-            if len(fg.pending) >= fg.batch_size:
-                yield self._flush_frames(fg)
+    def _geometry_for(self, frame: Any, stream: Any) -> Geometry:
+        key = (frame.width, frame.height, frame.rotation)
+        if self.geometry is None or key != self._geometry_key:
+            self.geometry, self._geometry_key = Geometry.of(frame, stream), key
+        return self.geometry
 
-    def _flush_frames(self, fg: _FrameGroup) -> FrameBatch:
-        batch = FrameBatch(video_id=self.accepted.video_id, group=fg.group,
-                           batch_index=fg.emitted, frames=fg.pending)
+    def on_video_frame(self, frame: Any, stream: Any, number: int, t: float
+                       ) -> Iterator[FrameBatch]:
+        """``frame``: an av.VideoFrame, ``number``-th in decode order, at ``t`` seconds."""
+        shot_start = self.shots.update(frame, t) if self.shots is not None else False
+        picked: list[tuple[_FrameGroup, Reason]] = []
+        for fg in self.frame_groups:
+            due = fg.due(t)  # always advance the grid, also for a frame picked as a shot start
+            if shot_start and fg is self.heavy:
+                picked.append((fg, "shot_start"))
+            elif due:
+                picked.append((fg, "interval"))
+        if picked:
+            geometry = self._geometry_for(frame, stream)
+            job = self.renderer.submit(frame, geometry, [fg.max_side for fg, _ in picked])
+            for fg, reason in picked:
+                fg.pending.append(_Picked(number, round(t, 4), geometry.target_size(fg.max_side),
+                                          reason, job))
+                if len(fg.pending) >= fg.batch_size:
+                    self._seal(fg)
+        yield from self._ready_batches(block=False)
+
+    def _seal(self, fg: _FrameGroup) -> None:
+        self.sealed.append((fg, fg.emitted, fg.pending))
         fg.pending = []
         fg.emitted += 1
-        return batch
+
+    def _ready_batches(self, block: bool) -> Iterator[FrameBatch]:
+        """Every sealed batch whose JPEGs are done (all of them if ``block``), in order."""
+        while self.sealed:
+            fg, batch_index, items = self.sealed[0]
+            if not block and not all(item.jpegs.done() for item in items):
+                return
+            self.sealed.popleft()
+            frames = [
+                SampledFrame(index=item.index, t=item.t, width=item.size[0],
+                             height=item.size[1], reason=item.reason,
+                             jpeg=self.packer.pack(item.jpegs.result()[item.size],
+                                                   self._payload_key(fg.group, batch_index, i),
+                                                   "image/jpeg"))
+                for i, item in enumerate(items)
+            ]
+            yield FrameBatch(video_id=self.accepted.video_id, group=fg.group,
+                             batch_index=batch_index, frames=frames)
 
     def on_audio(self, samples: np.ndarray) -> Iterator[AudioChunk]:
-        self.audio_pending.append(samples)
-        self.audio_pending_samples += len(samples)
-        chunk = int(self.settings.audio_chunk_s * self.settings.audio_sample_rate)
-        while self.audio_pending_samples >= chunk:
-            yield self._flush_audio(chunk)
+        for start, lead, window in self.audio.push(samples):
+            yield self._audio_chunk(start, lead, window)
 
-    def _flush_audio(self, count: int) -> AudioChunk:
-        joined = np.concatenate(self.audio_pending)
-        head, rest = joined[:count], joined[count:]
-        self.audio_pending = [rest] if len(rest) else []
-        self.audio_pending_samples = len(rest)
-        rate = self.settings.audio_sample_rate
-        pcm = head.astype("<i2").tobytes()
+    def _audio_chunk(self, start: int, lead: int, window: np.ndarray) -> AudioChunk:
         chunk = AudioChunk(
             video_id=self.accepted.video_id,
             batch_index=self.audio_batches,
-            start_s=round(self.audio_emitted_samples / rate, 6),
-            sample_rate=rate,
-            num_samples=len(head),
-            pcm_s16le=self.packer.pack(pcm, self._payload_key(Group.AUDIO, self.audio_batches, 0),
+            start_s=round((self.audio_offset_s or 0.0) + start / self.rate, 6),
+            sample_rate=self.rate,
+            num_samples=len(window),
+            overlap_s=round(lead / self.rate, 6),
+            pcm_s16le=self.packer.pack(window.astype("<i2").tobytes(),
+                                       self._payload_key(Group.AUDIO, self.audio_batches, 0),
                                        "audio/L16"),
         )
-        self.audio_emitted_samples += len(head)
         self.audio_batches += 1
         return chunk
 
     def finish(self) -> Iterator[FrameBatch | AudioChunk]:
         for fg in self.frame_groups:
             if fg.pending:
-                yield self._flush_frames(fg)
-        if self.audio_pending_samples:
-            yield self._flush_audio(self.audio_pending_samples)
+                self._seal(fg)
+        yield from self._ready_batches(block=True)
+        for start, lead, window in self.audio.finish():
+            yield self._audio_chunk(start, lead, window)
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+class _Resampler:
+    """Decoded audio to mono 16-bit samples at ``rate``. Frames are gathered into blocks of
+    about half a second before resampling: one resampler call per block rather than one per
+    AAC frame of 1024 samples halves the cost of the audio path."""
+
+    def __init__(self, av: Any, rate: int) -> None:
+        self.av = av
+        self.rate = rate
+        self._start()
+
+    def _start(self) -> None:
+        self.resampler = self.av.AudioResampler(format="s16", layout="mono", rate=self.rate)
+        self.fifo = self.av.AudioFifo()
+
+    def push(self, frame: Any) -> Iterator[np.ndarray]:
+        frame.pts = None  # times are tracked by the caller; the fifo needs none
+        try:
+            self.fifo.write(frame)
+        except ValueError:  # format, layout or rate changed mid-stream: finish the old one
+            yield from self.finish()
+            self._start()
+            self.fifo.write(frame)
+        block = max(1, frame.sample_rate // 2)
+        while self.fifo.samples >= block:
+            yield from self._resample(self.fifo.read(block))
+
+    def finish(self) -> Iterator[np.ndarray]:
+        yield from self._drain()
+        yield from self._resample(None)
+
+    def _drain(self) -> Iterator[np.ndarray]:
+        if self.fifo.samples:
+            yield from self._resample(self.fifo.read())
+
+    def _resample(self, frame: Any) -> Iterator[np.ndarray]:
+        for out in self.resampler.resample(frame):
+            yield out.to_ndarray().reshape(-1)
+
+
+@dataclass
+class _DecodeLog:
+    """How decoding went: how far each stream got (in its own seconds) and what failed."""
+
+    video_end: float | None = None
+    audio_end: float | None = None
+    stopped: str | None = None
+    decode_errors: int = 0
+    first_decode_error: str | None = None
+
+
+def _frames(av: Any, container: Any, streams: list[Any], log: _DecodeLog
+            ) -> Generator[Any, None, None]:
+    """Every decodable frame of ``streams`` in one demux pass. A packet that fails to decode is
+    skipped; an error from the demuxer (a damaged or cut container) ends the pass, after
+    draining what the decoders still hold."""
+    packets = container.demux(streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            log.stopped = str(exc)
+            break
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            log.decode_errors += 1
+            log.first_decode_error = log.first_decode_error or str(exc)
+            if log.decode_errors >= _MAX_DECODE_ERRORS:
+                log.stopped = f"{log.decode_errors} packets failed to decode"
+                break
+            continue
+        yield from frames
+    for stream in streams:  # the demuxer never sent its flush packets: drain the decoders
+        try:
+            drained = stream.decode(None)
+        except av.FFmpegError:
+            continue
+        yield from drained
+
+
+def _declared(stream: Any, container: Any) -> tuple[float, float] | None:
+    """(start, duration) the file declares for ``stream``, in the stream's own seconds."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time * stream.time_base if stream.start_time is not None else 0
+        return float(start), float(stream.duration * stream.time_base)
+    if container.duration and container.duration > 0:
+        return float(container.start_time or 0) / 1_000_000, container.duration / 1_000_000
+    return None
+
+
+def _truncation_warnings(container: Any, video: Any, audio: Any, log: _DecodeLog,
+                         frame_s: float) -> list[str]:
+    """"input looks truncated: ..." when the demuxer stopped with an error, or when a stream
+    decoded to more than 1 s, or 10% of its declared duration, short of what the file declares;
+    after damaged packets (a cut file's last packet is partial) any shortfall of more than two
+    frames counts."""
+    warnings: list[str] = []
+    start = float(container.start_time or 0) / 1_000_000
+    if log.stopped is not None:
+        reached = max((e for e in (log.video_end, log.audio_end) if e is not None), default=start)
+        warnings.append(f"input looks truncated: reading stopped with an error at "
+                        f"{reached - start:.2f} s ({log.stopped})")
+    else:
+        for kind, stream, end, tolerance in (("video", video, log.video_end, 2 * frame_s),
+                                             ("audio", audio, log.audio_end, 0.1)):
+            declared = _declared(stream, container) if stream is not None else None
+            if declared is None:
+                continue
+            stream_start, duration = declared
+            reached = max(0.0, end - stream_start) if end is not None else 0.0
+            allowed = tolerance if log.decode_errors else max(min(1.0, 0.1 * duration),
+                                                              tolerance)
+            if duration - reached > allowed:
+                warnings.append(f"input looks truncated: {kind} decodes to {reached:.2f} s of "
+                                f"the {duration:.2f} s the file declares")
+                break
+    if log.decode_errors:
+        warnings.append(f"{log.decode_errors} damaged packet(s) could not be decoded and were "
+                        f"skipped (first: {log.first_decode_error})")
+    return warnings
 
 
 def sample_video(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
                  settings: SamplingSettings | None = None,
                  pipeline: PipelineSettings | None = None) -> Iterator[SamplerEvent]:
+    """The events of one video, in order: batches and chunks as they are decoded, the manifest
+    last. The work runs on three threads besides the caller's, each a bounded step ahead of the
+    next: demux + decode, sampling (shot detection, picking, audio chunks, events), and resize +
+    JPEG. Decoding thus goes on while the caller publishes (waiting for the broker) or analyzes,
+    and the decoder's threads never wait for the sampler. Closing the iterator early stops all
+    of them."""
+    return _ahead(_sample(path, accepted, packer, settings or SamplingSettings(),
+                          pipeline or PipelineSettings()), _EVENTS_AHEAD, "sampler-events")
+
+
+T = TypeVar("T")
+
+
+def _ahead(items: Generator[T, None, None], depth: int, name: str) -> Generator[T, None, None]:
+    """``items`` produced on a thread of its own, at most ``depth`` ahead of the consumer.
+    Exceptions reach the consumer; closing the result stops the thread and closes ``items``."""
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+        finally:
+            items.close()  # on the thread that ran it
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
+            settings: SamplingSettings, pipeline: PipelineSettings
+            ) -> Generator[SamplerEvent, None, None]:
     import av
 
-    settings = settings or SamplingSettings()
-    pipeline = pipeline or PipelineSettings()
     started = time.perf_counter()
     sampler = _Sampler(accepted, settings, packer)
-    warnings = list(accepted.warnings)
-    with av.open(str(path), metadata_errors="ignore") as container:
-        video = container.streams.video[0] if container.streams.video else None
-        audio = container.streams.audio[0] if container.streams.audio else None
-        if video is not None:
-            video.thread_type = "AUTO"  # frame + slice threads: decoding is the sampler's cost
-        resampler = (av.AudioResampler(format="s16", layout="mono",
-                                       rate=settings.audio_sample_rate) if audio else None)
-        start = float(container.start_time or 0) / 1_000_000
-        streams = [s for s in (video, audio) if s is not None]
-        decoded_frames = 0
-        try:
-            for packet in container.demux(streams):
-                for frame in packet.decode():
-                    if isinstance(frame, av.VideoFrame):
-                        decoded_frames += 1
-                        if frame.pts is None:
-                            continue
-                        t = max(0.0, float(frame.pts * frame.time_base) - start)
-                        yield from sampler.on_video_frame(frame, decoded_frames - 1, t)
-                    elif isinstance(frame, av.AudioFrame) and resampler is not None:
-                        for out in resampler.resample(frame):
-                            yield from sampler.on_audio(out.to_ndarray().reshape(-1))
-        except av.FFmpegError as exc:
-            # A truncated or damaged tail: keep what decoded, say so in the report.
-            warnings.append(f"decoding stopped early: {exc}")
-        if resampler is not None:
-            for out in resampler.resample(None):
-                yield from sampler.on_audio(out.to_ndarray().reshape(-1))
-    yield from sampler.finish()
+    log = _DecodeLog()
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if video is not None:
+                video.thread_type = "AUTO"  # frame + slice threads: decoding is the main cost
+                video.thread_count = settings.decoder_threads
+            resampler = _Resampler(av, sampler.rate) if audio is not None else None
+            start = float(container.start_time or 0) / 1_000_000
+            fps = float(video.average_rate or video.guessed_rate or 30) if video else 30.0
+            decoded_frames = 0
+            # Decoded frames carry their stream's time base; a float of it once per stream
+            # spares two Fractions per frame.
+            video_tb = float(video.time_base) if video is not None else 0.0
+            audio_tb = float(audio.time_base) if audio is not None else 0.0
 
-    frame_counts = {fg.group: fg.emitted for fg in sampler.frame_groups}
-    groups = {
-        Group.GPU_HEAVY: GroupPlan(batches=frame_counts[Group.GPU_HEAVY],
-                                   analyzers=pipeline.for_group(Group.GPU_HEAVY),
-                                   skip_reason=None if video else "no video stream"),
-        Group.GPU_LIGHT: GroupPlan(batches=frame_counts[Group.GPU_LIGHT],
-                                   analyzers=pipeline.for_group(Group.GPU_LIGHT),
-                                   skip_reason=None if video else "no video stream"),
-        Group.AUDIO: GroupPlan(batches=sampler.audio_batches,
-                               analyzers=pipeline.for_group(Group.AUDIO),
-                               skip_reason=None if audio else "no audio stream"),
-    }
-    for plan_group, plan in groups.items():
-        if plan.batches == 0 and plan.skip_reason is None:
-            groups[plan_group] = plan.model_copy(update={"skip_reason": "no decodable input"})
+            def handle(frame: Any) -> Iterator[FrameBatch | AudioChunk]:
+                nonlocal decoded_frames
+                if isinstance(frame, av.VideoFrame):
+                    decoded_frames += 1
+                    if frame.pts is None:
+                        return
+                    pts = frame.pts * video_tb
+                    length = frame.duration * video_tb if frame.duration else 1 / fps
+                    log.video_end = max(log.video_end or pts, pts + length)
+                    yield from sampler.on_video_frame(frame, video, decoded_frames - 1,
+                                                      max(0.0, pts - start))
+                elif isinstance(frame, av.AudioFrame) and resampler is not None:
+                    pts = frame.pts * audio_tb if frame.pts is not None else None
+                    if sampler.audio_offset_s is None:  # audio may start after the video
+                        sampler.audio_offset_s = max(0.0, pts - start) if pts is not None else 0.0
+                    if pts is not None:
+                        log.audio_end = max(log.audio_end or pts,
+                                            pts + frame.samples / frame.sample_rate)
+                    for samples in resampler.push(frame):
+                        yield from sampler.on_audio(samples)
+
+            for frame in _frames(av, container, [s for s in (video, audio) if s], log):
+                yield from handle(frame)
+            if resampler is not None:
+                for samples in resampler.finish():
+                    yield from sampler.on_audio(samples)
+            warnings = [*accepted.warnings,
+                        *_truncation_warnings(container, video, audio, log, 1 / fps)]
+        yield from sampler.finish()
+    finally:
+        sampler.renderer.close()
+
+    def plan(group: Group, batches: int, stream: Any, missing: str) -> GroupPlan:
+        reason = missing if stream is None else "no decodable input" if batches == 0 else None
+        return GroupPlan(batches=batches, analyzers=pipeline.for_group(group), skip_reason=reason)
+
+    geometry = sampler.geometry
+    display = geometry.display_size if geometry else (None, None)
+    ends = [e - start for e in (log.video_end, log.audio_end) if e is not None]
     yield SamplingManifest(
         video_id=accepted.video_id, source=accepted.source, media=accepted.media,
-        warnings=warnings, groups=groups, decode_s=round(time.perf_counter() - started, 3),
+        warnings=warnings,
+        groups={
+            Group.GPU_HEAVY: plan(Group.GPU_HEAVY, sampler.heavy.emitted, video,
+                                  "no video stream"),
+            Group.GPU_LIGHT: plan(Group.GPU_LIGHT, sampler.light.emitted, video,
+                                  "no video stream"),
+            Group.AUDIO: plan(Group.AUDIO, sampler.audio_batches, audio, "no audio stream"),
+        },
+        decode_s=round(time.perf_counter() - started, 3),
+        shot_starts_s=list(sampler.shots.starts) if sampler.shots else [],
+        display_width=display[0], display_height=display[1],
+        rotation_deg=geometry.rotation_cw if geometry else 0,
+        decoded_duration_s=round(max(ends), 4) if ends else None,
     )

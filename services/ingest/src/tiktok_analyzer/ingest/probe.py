@@ -247,7 +247,7 @@ def _video_facts(video: Any, scan: _Scan, warnings: list[str]) -> dict[str, Any]
     frame = scan.video_frame
     if frame is None:
         raise MediaRejected(f"no decodable video frame ({scan.video_error or 'none found'})")
-    rotation = round(frame.rotation or 0) % 360
+    rotation = round(-(frame.rotation or 0)) % 360  # FFmpeg gives it counter-clockwise
     if rotation:
         warnings.append(f"rotation metadata of {rotation} degrees: frames are turned upright")
     sar = video.sample_aspect_ratio or video.codec_context.sample_aspect_ratio

@@ -50,16 +50,24 @@ class AudioFeaturesAnalyzer(Analyzer):
                                 (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)))
 
     def process(self, batch: AudioInput) -> list[dict[str, Any]]:
+        """One record per chunk, covering only the samples the chunk owns (after its overlap):
+        ``t`` is where they start and ``duration_s`` their length; RMS, loudness and spectral
+        shape are measured on them alone, and only beats that fall in them are listed. Onsets
+        and beats are tracked over the whole chunk, the overlap serving as lead-in, and the
+        chunk's tempo is fitted to all the beats it found. So every second of audio is counted
+        once in the video's summary however the chunks overlap."""
         import librosa
         import pyloudnorm
 
         cfg: AudioFeaturesConfig = self.config  # type: ignore[assignment]
-        y, sr = batch.samples.astype(np.float32), batch.sample_rate
+        sr = batch.sample_rate
+        window = batch.samples.astype(np.float32)
+        y = batch.owned.astype(np.float32)
+        owned_start = round(batch.owned_start_s, 6)
         duration = len(y) / sr
-        rms = float(np.sqrt(np.mean(np.square(y)))) if len(y) else 0.0
-        rms_dbfs = 20 * math.log10(rms) if rms > 0 else -120.0
+        rms_dbfs = _dbfs(y)
         record: dict[str, Any] = {
-            "t": batch.start_s,
+            "t": owned_start,
             "duration_s": round(duration, 4),
             "rms_dbfs": round(rms_dbfs, 2),
             "tempo_bpm": None,
@@ -68,18 +76,28 @@ class AudioFeaturesAnalyzer(Analyzer):
             "spectral_centroid_hz": None,
             "spectral_rolloff_hz": None,
         }
-        if duration < 0.5 or rms_dbfs < cfg.silence_dbfs:
+        if len(window) / sr < 0.5 or _dbfs(window) < cfg.silence_dbfs:
             return [record]
-        loudness = pyloudnorm.Meter(sr).integrated_loudness(y.astype(np.float64))
-        record["loudness_lufs"] = round(float(loudness), 2) if math.isfinite(loudness) else None
         hop = cfg.hop_length
-        onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+        onset = librosa.onset.onset_strength(y=window, sr=sr, hop_length=hop)
         tempo, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=hop,
                                                units="time")
         record["tempo_bpm"] = round(tempo_from_beats(beats) or float(np.atleast_1d(tempo)[0]), 2)
-        record["beats"] = [round(float(b) + batch.start_s, 3) for b in beats]
+        first = batch.owned_start_s - batch.start_s
+        record["beats"] = [round(float(b) + batch.start_s, 3) for b in beats if b >= first]
+        if duration < 0.5:
+            return [record]
+        if rms_dbfs >= cfg.silence_dbfs:
+            loudness = pyloudnorm.Meter(sr).integrated_loudness(y.astype(np.float64))
+            record["loudness_lufs"] = (round(float(loudness), 2) if math.isfinite(loudness)
+                                       else None)
         record["spectral_centroid_hz"] = round(float(np.mean(
             librosa.feature.spectral_centroid(y=y, sr=sr, hop_length=hop))), 1)
         record["spectral_rolloff_hz"] = round(float(np.mean(
             librosa.feature.spectral_rolloff(y=y, sr=sr, hop_length=hop))), 1)
         return [record]
+
+
+def _dbfs(y: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(y)))) if len(y) else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -120.0
