@@ -72,3 +72,21 @@ def test_rejection_becomes_a_rejected_report() -> None:
     assert report.status is ReportStatus.REJECTED
     assert report.reason == "empty file"
     assert report.analyzers == {}
+
+
+def test_summary_block_fills_what_ran_and_names_what_did_not() -> None:
+    video = MediaInfo(container="mp4", duration_s=12.0, size_bytes=10, width=360, height=640)
+    shots = manifest(light_batches=1).model_copy(update={
+        "media": video, "decoded_duration_s": 12.0, "shot_starts_s": [0.0, 1.0, 2.5, 6.0]})
+    agg = Aggregator()
+    agg.handle(shots)
+    (report,) = agg.handle(partial(0, 0.5))
+    summary = report.summary
+    assert summary is not None
+    assert (summary.shots, summary.cuts_per_minute, summary.average_shot_s) == (4, 15.0, 3.0)
+    assert (summary.hook.cuts, summary.hook.first_cut_s) == (2, 1.0)
+    assert summary.sharpness_mean == 1.0
+    assert summary.tempo_bpm is None
+    assert summary.unavailable["tempo_bpm"].startswith("analyzer audio_features skipped")
+    assert summary.unavailable["speech_ratio"] == "needs analyzer audio_events (not enabled)"
+    assert [e.t for e in report.timeline if e.label == "shot start"] == [1.0, 2.5, 6.0]

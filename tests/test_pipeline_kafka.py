@@ -43,7 +43,8 @@ def test_one_complete_report_per_video_with_the_right_answers(
         assert report.analyzers[key].status == "ok", report.analyzers[key].reason
     top = report.analyzers["color"].summary["dominant_colors"][0]
     assert all(abs(a - b) <= 6 for a, b in zip(top["rgb"], (220, 30, 30), strict=True))
-    assert report.summary["tempo_bpm"] == pytest.approx(100, rel=0.02)
+    assert report.summary is not None
+    assert report.summary.tempo_bpm == pytest.approx(100, rel=0.02)
     assert report.media is not None and report.media.duration_s == pytest.approx(6.0, abs=0.1)
 
     # The aggregator also stored the report in MinIO.

@@ -42,8 +42,13 @@ def summary_text(report_json: dict) -> str:
         detail = section.get("reason") or ""
         lines.append(f"  {key:<16} {section['status']:<8} {section['elapsed_s']:7.2f}s "
                      f"{detail[:110]}")
-    for key, value in report_json.get("summary", {}).items():
-        lines.append(f"  {key}: {value}")
+    summary = report_json.get("summary") or {}
+    for key, value in summary.items():
+        if key == "hook":
+            shown = {k: v for k, v in value.items() if v is not None and k != "window_s"}
+            lines.append(f"  hook (first {value['window_s']:g} s): {shown}")
+        elif value is not None and key != "unavailable":
+            lines.append(f"  {key}: {value}")
     return "\n".join(lines)
 
 

@@ -48,6 +48,44 @@ class TimelineEvent(Model):
     label: str
 
 
+class HookMetrics(Model):
+    """The opening seconds decide whether a viewer stays: what happens in them."""
+
+    window_s: float = Field(description="Length of the opening window, seconds")
+    cuts: int | None = Field(default=None, description="Shot changes inside the window")
+    first_cut_s: float | None = Field(default=None, description="Time of the first shot change")
+    beats: int | None = Field(default=None, description="Musical beats inside the window")
+    brightness: float | None = Field(default=None, description="Mean brightness 0..1")
+    colorfulness: float | None = Field(default=None, description="Mean colorfulness")
+    objects: list[str] | None = Field(default=None, description="Object classes seen")
+    first_word_s: float | None = Field(default=None, description="First spoken word")
+    first_text_s: float | None = Field(default=None, description="First on-screen text")
+    first_face_s: float | None = Field(default=None, description="First face")
+
+
+class ReportSummary(Model):
+    """Short-form headline metrics, filled from whichever analyzers ran. A metric whose analyzer
+    did not run (or failed) is null, and ``unavailable`` says which analyzer it needs."""
+
+    duration_s: float | None = None
+    shots: int | None = Field(default=None, description="Number of shots (sampler)")
+    cuts_per_minute: float | None = Field(default=None, description="Shot changes per minute")
+    average_shot_s: float | None = None
+    hook: HookMetrics
+    speech_ratio: float | None = Field(default=None, description="Share of time with speech")
+    text_screen_share: float | None = Field(
+        default=None, description="Share of time with on-screen text")
+    face_screen_time_s: float | None = Field(default=None, description="Seconds with a face")
+    dominant_colors: list[str] | None = Field(default=None, description="Hex, most common first")
+    top_objects: list[str] | None = Field(default=None, description="By screen time")
+    transcript_text: str | None = None
+    tempo_bpm: float | None = None
+    loudness_lufs: float | None = None
+    sharpness_mean: float | None = None
+    unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Metric -> why it is null (the analyzer it needs)")
+
+
 class FinalReport(Model):
     schema_version: Literal[1] = 1
     kind: Literal["report.final"] = "report.final"
@@ -61,7 +99,6 @@ class FinalReport(Model):
     warnings: list[str] = Field(default_factory=list)
     analyzers: dict[str, AnalyzerSection] = Field(default_factory=dict)
     timeline: list[TimelineEvent] = Field(default_factory=list)
-    summary: dict[str, Any] = Field(
-        default_factory=dict, description="Short-form headline metrics from whichever analyzers ran"
-    )
+    summary: ReportSummary | None = Field(
+        default=None, description="Short-form headline metrics (null for a rejected video)")
     created_at: datetime = Field(default_factory=utc_now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from tiktok_analyzer.aggregator.headline import build_summary
 from tiktok_analyzer.shared.events import (
     AnalyzerRun,
     AnalyzerStatus,
@@ -136,12 +137,14 @@ def build_report(manifest: SamplingManifest,
     return FinalReport(
         video_id=manifest.video_id, status=ReportStatus.COMPLETE, source=manifest.source,
         media=manifest.media, warnings=manifest.warnings, analyzers=sections,
-        timeline=_timeline(sections), summary=_headline(sections),
+        timeline=_timeline(manifest, sections), summary=build_summary(manifest, sections),
     )
 
 
-def _timeline(sections: dict[str, AnalyzerSection]) -> list[TimelineEvent]:
-    events: list[TimelineEvent] = []
+def _timeline(manifest: SamplingManifest,
+              sections: dict[str, AnalyzerSection]) -> list[TimelineEvent]:
+    events = [TimelineEvent(t=t, analyzer="sampler", label="shot start")
+              for t in manifest.shot_starts_s if t > 0]
     objects = sections.get("objects")
     if objects and objects.status is AnalyzerStatus.OK:
         for label, info in objects.summary.get("classes", {}).items():
@@ -152,21 +155,3 @@ def _timeline(sections: dict[str, AnalyzerSection]) -> list[TimelineEvent]:
         events.append(TimelineEvent(t=audio.summary["beats"][0], analyzer="audio_features",
                                     label="first beat"))
     return sorted(events, key=lambda e: e.t)
-
-
-def _headline(sections: dict[str, AnalyzerSection]) -> dict[str, object]:
-    def ok(key: str) -> dict[str, object] | None:
-        s = sections.get(key)
-        return s.summary if s and s.status is AnalyzerStatus.OK else None
-
-    headline: dict[str, object] = {}
-    if color := ok("color"):
-        headline["dominant_colors"] = [c["hex"] for c in color["dominant_colors"][:3]]
-    if audio := ok("audio_features"):
-        headline["tempo_bpm"] = audio["tempo_bpm"]
-        headline["loudness_lufs"] = audio["loudness_lufs"]
-    if objects := ok("objects"):
-        headline["top_objects"] = objects["top_objects"]
-    if quality := ok("quality"):
-        headline["sharpness_mean"] = quality["sharpness_mean"]
-    return headline
