@@ -12,6 +12,7 @@ from tiktok_analyzer.shared.events import (
     ObjectRef,
     PartialResult,
     SamplingManifest,
+    VideoAccepted,
     VideoRejected,
 )
 from tiktok_analyzer.shared.report import ReportStatus
@@ -90,3 +91,42 @@ def test_summary_block_fills_what_ran_and_names_what_did_not() -> None:
     assert summary.unavailable["tempo_bpm"].startswith("analyzer audio_features skipped")
     assert summary.unavailable["speech_ratio"] == "needs analyzer audio_events (not enabled)"
     assert [e.t for e in report.timeline if e.label == "shot start"] == [1.0, 2.5, 6.0]
+
+
+ACCEPTED = VideoAccepted(video_id="v1", source=REF, media=MEDIA)
+
+
+def test_overdue_results_give_a_partial_report_and_late_ones_a_complete_version_2() -> None:
+    agg = Aggregator(deadline_s=10, late_window_s=100)
+    assert agg.handle(ACCEPTED, now=0) == []
+    assert agg.handle(manifest(light_batches=2), now=1) == []
+    assert agg.handle(partial(0, 0.0), now=2) == []
+    assert agg.expire(now=9) == []
+    (first,) = agg.expire(now=10)
+    assert (first.status, first.report_version) == (ReportStatus.PARTIAL, 1)
+    assert first.missing == ["quality"]
+    assert "quality" in (first.reason or "")
+    assert agg.expire(now=11) == []  # one partial report, not one per check
+    (second,) = agg.handle(partial(1, 1.0), now=50)
+    assert (second.status, second.report_version, second.missing) == (
+        ReportStatus.COMPLETE, 2, [])
+    assert agg.handle(partial(1, 1.0), now=51) == []
+
+
+def test_a_video_the_sampler_never_finished_is_reported_from_its_acceptance() -> None:
+    agg = Aggregator(deadline_s=10)
+    agg.handle(ACCEPTED, now=0)
+    (report,) = agg.expire(now=10)
+    assert report.status is ReportStatus.PARTIAL
+    assert report.missing == ["frame_sampler"]
+    assert report.media == MEDIA
+
+
+def test_after_the_late_window_late_results_start_nothing() -> None:
+    agg = Aggregator(deadline_s=10, late_window_s=20)
+    agg.handle(manifest(light_batches=2), now=0)
+    agg.expire(now=10)
+    assert agg.expire(now=30) == []
+    assert agg.handle(partial(0, 0.0), now=31) == []
+    assert agg.handle(partial(1, 1.0), now=32) == []
+    assert "v1" not in agg.videos

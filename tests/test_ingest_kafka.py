@@ -147,3 +147,32 @@ def test_http_upload_status_and_report_through_the_running_services(
         assert report.status_code == 200
         assert report.json()["status"] == "complete"
         assert report.json()["source"]["key"].endswith("api_clip.mp4")
+
+
+def test_a_video_gone_before_sampling_ends_in_a_rejection_not_a_blocked_partition(
+        services: ServiceSet) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from tiktok_analyzer.shared.events import MediaInfo, VideoAccepted
+    from tiktok_analyzer.shared.topics import VIDEOS
+
+    video_id = "v" + uuid.uuid4().hex[:24]
+    accepted = VideoAccepted(
+        video_id=video_id, source=ObjectRef(bucket="uploads", key=f"gone/{video_id}.mp4"),
+        media=MediaInfo(container="mov,mp4", duration_s=2.0, size_bytes=1000, width=180,
+                        height=320, video_codec="h264"))
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=KafkaSettings().bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(VIDEOS.name, encode(accepted), key=video_id.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    found = asyncio.run(read_reports({video_id}, timeout=60, settle_s=3))
+    assert len(found[video_id]) == 1
+    report = found[video_id][0]
+    assert report.status == "rejected"
+    assert "could not read the video" in (report.reason or "")

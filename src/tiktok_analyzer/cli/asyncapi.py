@@ -71,8 +71,10 @@ def ingest_asyncapi() -> dict[str, Any]:
         "VideoAccepted": _message("VideoAccepted", events.VideoAccepted, schemas,
                                   "The gate accepted the file. Key: video_id."),
         "IngestToAggregator": _message(
-            "IngestToAggregator", events.VideoRejected | events.VideoMetadata, schemas,
-            "A rejection (the video's only outcome) or upstream metadata. Key: video_id."),
+            "IngestToAggregator",
+            events.VideoAccepted | events.VideoRejected | events.VideoMetadata, schemas,
+            "A copy of the acceptance (starts the video's deadline), a rejection (the video's "
+            "only outcome), or upstream metadata. Key: video_id."),
     }
     receive = {SCRAPED.name: "ScrapedVideo", UPLOADS.name: "MinioNotification"}
     for channel in doc["channels"].values():

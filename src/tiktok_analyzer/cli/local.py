@@ -72,6 +72,7 @@ class LocalPipeline:
         if not isinstance(gated, VideoAccepted):
             self.progress(f"rejected: {gated.reason}")
             return aggregator.handle(gated)[0]
+        aggregator.handle(gated)
         duration = gated.media.duration_s
         self.progress(f"accepted {path.name}: {gated.media.width}x{gated.media.height}, "
                       f"{duration or 0:.1f}s, {gated.media.video_codec}/{gated.media.audio_codec}")

@@ -250,7 +250,8 @@ async def _create_topics(kafka: KafkaSettings) -> None:
             await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(t.name, t.partitions, 1, topic_configs={"max.message.bytes": "4194304"})
+        wanted = [NewTopic(t.name, t.partitions, 1,
+                           topic_configs={"max.message.bytes": "4194304", **dict(t.configs)})
                   for t in topics.ALL_TOPICS if t.name not in existing]
         if wanted:
             await admin.create_topics(wanted)

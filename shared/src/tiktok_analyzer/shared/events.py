@@ -274,6 +274,7 @@ class PartialResult(Model):
 
 
 AggregatorInput = Annotated[
-    SamplingManifest | PartialResult | VideoRejected | VideoMetadata, Field(discriminator="kind")
+    VideoAccepted | SamplingManifest | PartialResult | VideoRejected | VideoMetadata,
+    Field(discriminator="kind"),
 ]
 """Everything the aggregator consumes travels on one topic, so one partition owns a video."""

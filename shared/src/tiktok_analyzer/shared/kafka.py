@@ -7,18 +7,25 @@ when it validates JSON text itself (``model_validate_json``).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from tiktok_analyzer.shared.settings import KafkaSettings
+from tiktok_analyzer.shared.blobs import MinioBlobStore
+from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.topics import DEADLETTER, Topic
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+ErrorKind = Literal["invalid_json", "schema", "unknown_version", "oversize"]
 
 
 def make_broker(settings: KafkaSettings | None = None, **kwargs: Any) -> KafkaBroker:
@@ -46,28 +53,156 @@ async def publish(broker: KafkaBroker, event: Any, topic: Topic) -> None:
     )
 
 
-async def decode_or_deadletter(broker: KafkaBroker, msg: KafkaMessage,
-                               adapter: TypeAdapter[T]) -> T | None:
+# --- decoding and dead letters ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Poison:
+    """Why a message cannot be processed: its ``dlq-error-kind`` and a short ``dlq-reason``."""
+
+    kind: ErrorKind
+    reason: str
+
+
+_ABSENT = object()
+
+
+@cache
+def accepted_versions(adapter: TypeAdapter[Any]) -> tuple[Any, ...]:
+    """Every ``schema_version`` the adapter's model (or union of models) accepts, read from its
+    JSON Schema so no list is kept by hand; empty for a model without versions."""
+    found: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            prop = node.get("properties", {}).get("schema_version")
+            if isinstance(prop, dict):
+                found.extend([prop["const"]] if "const" in prop else prop.get("enum", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(adapter.json_schema())
+    return tuple(dict.fromkeys(found))
+
+
+def _claimed_version(body: bytes) -> Any:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return _ABSENT
+    return parsed.get("schema_version", _ABSENT) if isinstance(parsed, dict) else _ABSENT
+
+
+def _unknown_version(claimed: Any, versions: tuple[Any, ...]) -> Poison:
+    accepts = ", ".join(map(str, versions)) or "none"
+    return Poison("unknown_version",
+                  f"unknown schema_version {json.dumps(claimed)[:40]} (accepts {accepts})")
+
+
+def decode(body: bytes, adapter: TypeAdapter[T], max_bytes: int) -> T | Poison:
+    """The event in ``body``, or why no consumer can ever process it.
+
+    Size is checked before parsing, so an oversize body costs no parse. A claimed
+    ``schema_version`` the model does not accept wins over its other errors: a newer producer's
+    event is not "malformed", it needs a newer consumer.
+    """
+    if len(body) > max_bytes:
+        return Poison("oversize", f"oversize: {len(body)} bytes > {max_bytes}")
+    versions = accepted_versions(adapter)
+    try:
+        event = adapter.validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors[0]["type"] == "json_invalid":
+            return Poison("invalid_json", errors[0]["msg"][:300])
+        claimed = _claimed_version(body)
+        if claimed is not _ABSENT and claimed not in versions:
+            return _unknown_version(claimed, versions)
+        first = errors[0]
+        where = ".".join(map(str, first["loc"])) or "body"
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return Poison("schema", f"{where}: {first['msg']}{more}"[:300])
+    # A model without versions (MinIO's notifications) ignores unknown keys, so a sender that
+    # claims a version speaks a format this consumer does not know. The substring test keeps
+    # the second parse off the normal path.
+    if not versions and b'"schema_version"' in body:
+        claimed = _claimed_version(body)
+        if claimed is not _ABSENT:
+            return _unknown_version(claimed, versions)
+    return event
+
+
+@cache
+def _settings() -> KafkaSettings:
+    return KafkaSettings()
+
+
+@cache
+def _payload_store() -> MinioBlobStore:
+    # Made on the first oversize dead letter only: most consumers never need MinIO for this.
+    return MinioBlobStore.from_settings()
+
+
+def _park_payload(topic: str, partition: str, offset: str, body: bytes) -> str:
+    bucket = StorageSettings().work_bucket
+    key = f"deadletter/{topic}/{partition}-{offset}"
+    _payload_store().put(bucket, key, body, "application/octet-stream")
+    return f"{bucket}/{key}"
+
+
+async def dead_letter(broker: KafkaBroker, msg: KafkaMessage, poison: Poison, group: str,
+                      settings: KafkaSettings | None = None) -> None:
+    """Park ``msg`` on the dead-letter topic with why, who and where from in headers.
+
+    The copy keeps the original bytes while they fit ``max_message_bytes`` (what our producers
+    and a default broker accept). A larger body goes to the work bucket under
+    ``deadletter/<topic>/<partition>-<offset>`` and the copy carries a small JSON reference
+    instead, named in the ``dlq-payload-ref`` header (``<bucket>/<key>``): nothing is lost and
+    the dead-letter topic needs no larger limit than any other. A replay writes the same key.
+    """
+    settings = settings or _settings()
+    record = msg.raw_message
+    topic = str(getattr(record, "topic", ""))
+    partition = str(getattr(record, "partition", ""))
+    offset = str(getattr(record, "offset", ""))
+    headers = {
+        "dlq-reason": poison.reason,
+        "dlq-error-kind": poison.kind,
+        "dlq-service": group,
+        "dlq-source-topic": topic,
+        "dlq-source-partition": partition,
+        "dlq-source-offset": offset,
+    }
+    body = msg.body
+    if len(body) > settings.max_message_bytes:
+        ref = await asyncio.to_thread(_park_payload, topic, partition, offset, body)
+        headers["dlq-payload-ref"] = ref
+        body = json.dumps({"dlq_payload_ref": ref, "size": len(body)}).encode()
+    log.error("dead-lettering %s/%s@%s (%s): %s", topic, partition, offset, poison.kind,
+              poison.reason)
+    await broker.publish(body, topic=DEADLETTER.name, key=getattr(record, "key", None),
+                         headers=headers)
+
+
+async def decode_or_deadletter(broker: KafkaBroker, msg: KafkaMessage, adapter: TypeAdapter[T],
+                               *, group: str, settings: KafkaSettings | None = None) -> T | None:
     """The decoded event, or ``None`` after the message went to the dead-letter topic.
 
-    A message no consumer can decode would otherwise be retried forever and block its
-    partition; parking it with its origin keeps the partition flowing and loses nothing.
+    Every subscriber of every service calls this first. A message no consumer can process
+    (invalid JSON, schema-invalid, unknown schema version, above ``max_event_bytes``) would
+    otherwise fail forever under NACK_ON_ERROR and block its partition; parking it with its
+    origin keeps the partition flowing and loses nothing. If the dead-letter publish itself
+    fails, the handler raises and the message is redelivered, never skipped.
     """
-    try:
-        return adapter.validate_json(msg.body)
-    except ValidationError as exc:
-        record = msg.raw_message
-        reason = exc.errors(include_url=False)[0]
-        headers = {
-            "dlq-reason": f"{reason['type']}: {reason['msg']} at {reason['loc']}"[:500],
-            "dlq-source-topic": str(getattr(record, "topic", "")),
-            "dlq-source-partition": str(getattr(record, "partition", "")),
-            "dlq-source-offset": str(getattr(record, "offset", "")),
-        }
-        log.error("dead-lettering undecodable message: %s", headers)
-        await broker.publish(msg.body, topic=DEADLETTER.name,
-                             key=getattr(record, "key", None), headers=headers)
+    settings = settings or _settings()
+    decoded = decode(msg.body, adapter, settings.max_event_bytes)
+    if isinstance(decoded, Poison):
+        await dead_letter(broker, msg, decoded, group, settings)
         return None
+    return decoded
 
 
 def adapter_for(model: type[T] | Any) -> TypeAdapter[Any]:

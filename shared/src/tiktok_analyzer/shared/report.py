@@ -22,6 +22,9 @@ from tiktok_analyzer.shared.events import (
 class ReportStatus(StrEnum):
     COMPLETE = "complete"
     """Every expected analyzer reported on every batch (some may be ``skipped`` or ``failed``)."""
+    PARTIAL = "partial"
+    """The deadline passed before every result arrived; ``missing`` lists who had not answered.
+    Results that complete it later produce a new ``report_version`` with status complete."""
     REJECTED = "rejected"
     """The media gate refused the input; ``reason`` says why and no analyzer ran."""
 
@@ -90,8 +93,16 @@ class FinalReport(Model):
     schema_version: Literal[1] = 1
     kind: Literal["report.final"] = "report.final"
     video_id: str
+    report_version: int = Field(
+        default=1, ge=1, description="1 for a video's first report; a partial report can be "
+        "followed by version 2 when late results complete it (the highest version is current)")
     status: ReportStatus
     reason: str | None = None
+    missing: list[str] = Field(
+        default_factory=list,
+        description="Analyzers (or the stage 'frame_sampler') that had not answered by the "
+                    "deadline; empty unless status is partial")
+    failed: list[str] = Field(default_factory=list, description="Analyzers whose status is failed")
     source: ObjectRef
     upstream: UpstreamInfo | None = Field(
         default=None, description="Platform metadata, when a scraper announced the video")

@@ -33,6 +33,7 @@ def consumer_app(group: Group) -> FastStream:
     app = FastStream(broker)
     adapter = adapter_for(AudioChunk if group is Group.AUDIO else FrameBatch)
     state: dict[str, object] = {}
+    group_id = f"tiktok-{group}"
 
     @app.on_startup
     async def load_models() -> None:
@@ -51,13 +52,14 @@ def consumer_app(group: Group) -> FastStream:
 
     @broker.subscriber(
         INPUT_TOPIC_BY_GROUP[group].name,
-        group_id=f"tiktok-{group}",
+        group_id=group_id,
+        # Committed only after the partial result is published (or the message dead-lettered).
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     async def on_batch(msg: KafkaMessage) -> None:
-        event = await decode_or_deadletter(broker, msg, adapter)
+        event = await decode_or_deadletter(broker, msg, adapter, group=group_id)
         if event is None:
             return
         runner, store = state["runner"], state["store"]

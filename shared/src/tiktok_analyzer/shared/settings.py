@@ -21,6 +21,9 @@ class KafkaSettings(_Base):
     max_message_bytes: int = Field(
         default=1_000_000, description="Largest message a producer may send (broker default ~1 MB)"
     )
+    max_event_bytes: int = Field(
+        default=1_000_000, gt=0,
+        description="The largest message a consumer accepts; larger ones are dead-lettered")
 
 
 class StorageSettings(_Base):
@@ -126,6 +129,22 @@ class IngestSettings(_Base):
         description="Objects younger than this are left to their notification")
     ledger_prefix: str = Field(
         default="ledger", description="Prefix in the work bucket for ingest's records")
+
+
+class AggregatorSettings(_Base):
+    model_config = SettingsConfigDict(env_prefix="TIKTOK_AGGREGATOR_", frozen=True,
+                                      extra="ignore")
+
+    deadline_s: float = Field(
+        default=600.0, gt=0,
+        description="From the first message about a video to its partial report, if results "
+                    "are still missing")
+    late_window_s: float = Field(
+        default=3600.0, ge=0,
+        description="How long after a partial report late results may still complete it "
+                    "(a new report version)")
+    check_interval_s: float = Field(
+        default=1.0, gt=0, description="How often deadlines are checked")
 
 
 class PipelineSettings(_Base):

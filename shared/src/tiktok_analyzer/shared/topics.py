@@ -12,6 +12,7 @@ class Topic:
     name: str
     partitions: int
     purpose: str
+    configs: tuple[tuple[str, str], ...] = ()
 
 
 UPLOADS = Topic("tiktok.uploads", 6, "MinIO bucket notifications for the upload bucket")
@@ -25,12 +26,18 @@ AUDIO_CHUNKS = Topic("tiktok.audio.chunks", 6, "AudioChunk for the audio group")
 AGGREGATOR_IN = Topic(
     "tiktok.results.partial",
     6,
-    "SamplingManifest, PartialResult, VideoRejected and VideoMetadata: all the aggregator joins",
+    "VideoAccepted, SamplingManifest, PartialResult, VideoRejected, VideoMetadata: all the "
+    "aggregator joins",
 )
-REPORTS = Topic("tiktok.reports", 6, "FinalReport, one per video, keyed by video_id")
+REPORTS = Topic(
+    "tiktok.reports", 6,
+    "FinalReport keyed by video_id; compacted, so the highest report_version of a video remains",
+    configs=(("cleanup.policy", "compact"),))
 
 DEADLETTER = Topic(
-    "tiktok.deadletter", 3, "Messages a consumer could not decode, with the reason in headers"
+    "tiktok.deadletter", 3,
+    "Messages a consumer could not accept (invalid JSON, schema, unknown version, oversize), "
+    "with the reason, error kind, consumer group and source topic/partition/offset in headers"
 )
 
 ALL_TOPICS = (UPLOADS, SCRAPED, VIDEOS, FRAMES_HEAVY, FRAMES_LIGHT, AUDIO_CHUNKS, AGGREGATOR_IN,

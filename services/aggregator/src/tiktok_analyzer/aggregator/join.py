@@ -8,6 +8,7 @@ counts nothing twice.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from tiktok_analyzer.shared.events import (
     PartialResult,
     SamplingManifest,
     UpstreamInfo,
+    VideoAccepted,
     VideoMetadata,
     VideoRejected,
 )
@@ -30,66 +32,127 @@ from tiktok_analyzer.shared.report import (
 )
 from tiktok_analyzer.shared.summaries import summarize
 
-AggregatorEvent = SamplingManifest | PartialResult | VideoRejected | VideoMetadata
+AggregatorEvent = (VideoAccepted | SamplingManifest | PartialResult | VideoRejected
+                   | VideoMetadata)
 
 
 @dataclass
 class _VideoState:
+    first_seen: float
+    accepted: VideoAccepted | None = None
     manifest: SamplingManifest | None = None
     partials: dict[tuple[Group, int], PartialResult] = field(default_factory=dict)
     upstream: UpstreamInfo | None = None
+    reported_version: int = 0
+    reported_at: float = 0.0
 
     def progress(self) -> tuple[int, int]:
         """(partial results held, partial results expected); expected is 0 before the manifest."""
         expected = sum(p.batches for p in self.manifest.groups.values()) if self.manifest else 0
         return len(self.partials), expected
 
-    def complete(self) -> bool:
+    def missing(self) -> list[str]:
+        """Who has not answered: the sampler (no manifest yet), or every analyzer of a group
+        with batches outstanding (one partial result carries all of a group's analyzers)."""
         if self.manifest is None:
-            return False
-        return all(
-            (group, i) in self.partials
-            for group, plan in self.manifest.groups.items()
-            for i in range(plan.batches)
-        )
+            return ["frame_sampler"]
+        return sorted(
+            key for group, plan in self.manifest.groups.items()
+            if any((group, i) not in self.partials for i in range(plan.batches))
+            for key in plan.analyzers)
+
+    def complete(self) -> bool:
+        return self.manifest is not None and not self.missing()
 
 
 class Aggregator:
-    def __init__(self, remember_finished: int = 100_000) -> None:
+    """Holds each video until its report can be written.
+
+    Deadlines: ``expire(now)`` writes a ``partial`` report for a video still incomplete
+    ``deadline_s`` after its first message. Late results for it are still joined for
+    ``late_window_s``; if they complete it, the complete report follows as version 2 (the
+    report topic is compacted by video ID, so its latest version is what a new reader sees).
+    After that window, or once complete or rejected, a video's later messages are ignored.
+    """
+
+    def __init__(self, deadline_s: float = 600.0, late_window_s: float = 3600.0,
+                 remember_finished: int = 100_000) -> None:
+        self.deadline_s = deadline_s
+        self.late_window_s = late_window_s
         self.videos: dict[str, _VideoState] = {}
-        # IDs already reported, so late duplicates do not start a second report.
+        # IDs already reported for good, so late duplicates do not start another report.
         self.finished: OrderedDict[str, None] = OrderedDict()
         self.remember_finished = remember_finished
 
-    def handle(self, event: AggregatorEvent) -> list[FinalReport]:
+    def handle(self, event: AggregatorEvent, now: float | None = None) -> list[FinalReport]:
         if event.video_id in self.finished:
             return []
-        state = self.videos.setdefault(event.video_id, _VideoState())
+        now = time.time() if now is None else now
+        state = self.videos.setdefault(event.video_id, _VideoState(first_seen=now))
         if isinstance(event, VideoMetadata):
             # Upstream metadata travels ahead of the outcome on the same partition; it is
-            # held until the report is built. Metadata for a video already reported is dropped.
+            # held until the report is built.
             state.upstream = event.upstream
             return []
         if isinstance(event, VideoRejected):
             report = rejected_report(event).model_copy(update={"upstream": state.upstream})
             return [self._finish(event.video_id, report)]
+        if isinstance(event, VideoAccepted):
+            state.accepted = event
+            return []
         if isinstance(event, SamplingManifest):
             state.manifest = event
         else:
             state.partials[(event.group, event.batch_index)] = event
         if state.complete():
-            assert state.manifest is not None
-            report = build_report(state.manifest, state.partials)
-            return [self._finish(event.video_id,
-                                 report.model_copy(update={"upstream": state.upstream}))]
+            return [self._finish(event.video_id, self._report(event.video_id, state))]
         return []
 
-    def _finish(self, video_id: str, report: FinalReport) -> FinalReport:
+    def expire(self, now: float | None = None) -> list[FinalReport]:
+        """Partial reports for videos past their deadline; forgets partially reported videos
+        whose late window has closed."""
+        now = time.time() if now is None else now
+        reports: list[FinalReport] = []
+        for video_id, state in list(self.videos.items()):
+            if state.reported_version == 0 and now - state.first_seen >= self.deadline_s:
+                report = self._report(video_id, state)
+                if report is None:
+                    self._forget(video_id)  # only metadata or results, no source to report
+                    continue
+                state.reported_version, state.reported_at = report.report_version, now
+                reports.append(report)
+            elif state.reported_version and now - state.reported_at >= self.late_window_s:
+                self._forget(video_id)
+        return reports
+
+    def _report(self, video_id: str, state: _VideoState) -> FinalReport | None:
+        version = state.reported_version + 1
+        update = {"upstream": state.upstream, "report_version": version}
+        if state.manifest is not None:
+            report = build_report(state.manifest, state.partials)
+        elif state.accepted is not None:
+            report = FinalReport(video_id=video_id, status=ReportStatus.PARTIAL,
+                                 source=state.accepted.source, media=state.accepted.media,
+                                 warnings=state.accepted.warnings)
+        else:
+            return None
+        if not state.complete():
+            missing = state.missing()
+            update |= {"status": ReportStatus.PARTIAL, "missing": missing,
+                       "reason": f"no results from {', '.join(missing)} within "
+                                 f"{self.deadline_s:g} s"}
+        return report.model_copy(update=update)
+
+    def _finish(self, video_id: str, report: FinalReport | None) -> FinalReport:
+        assert report is not None
+        self._forget(video_id)
+        return report
+
+    def _forget(self, video_id: str) -> None:
         self.videos.pop(video_id, None)
         self.finished[video_id] = None
         while len(self.finished) > self.remember_finished:
             self.finished.popitem(last=False)
-        return report
 
 
 def rejected_report(event: VideoRejected) -> FinalReport:
@@ -136,6 +199,7 @@ def build_report(manifest: SamplingManifest,
             sections[key] = _section(key, group, runs, plan.skip_reason)
     return FinalReport(
         video_id=manifest.video_id, status=ReportStatus.COMPLETE, source=manifest.source,
+        failed=sorted(k for k, s in sections.items() if s.status is AnalyzerStatus.FAILED),
         media=manifest.media, warnings=manifest.warnings, analyzers=sections,
         timeline=_timeline(manifest, sections), summary=build_summary(manifest, sections),
     )

@@ -23,7 +23,8 @@ from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.frame_sampler.stage import sample_video
 from tiktok_analyzer.shared.blobs import MinioBlobStore, PayloadPacker
-from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, VideoAccepted
+from tiktok_analyzer.shared.errors import PayloadError
+from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, VideoAccepted, VideoRejected
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
 from tiktok_analyzer.shared.ledger import Ledger
 from tiktok_analyzer.shared.service import run
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 broker = make_broker()
 app = FastStream(broker)
 accepted_adapter = adapter_for(VideoAccepted)
+GROUP = "tiktok-frame-sampler"
 
 
 class _Deps:
@@ -69,7 +71,17 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
     sent: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="sampler-") as tmp:
         local = Path(tmp) / "input"
-        deps.store.download(accepted.source.bucket, accepted.source.key, local)
+        try:
+            deps.store.download(accepted.source.bucket, accepted.source.key, local)
+        except PayloadError as exc:
+            # Gone since ingest read it (deleted, or its version replaced): retrying would
+            # block the partition for good, so the video ends with a rejection instead.
+            rejected = VideoRejected(video_id=accepted.video_id, source=accepted.source,
+                                     reason=f"the sampler could not read the video: {exc}")
+            asyncio.run_coroutine_threadsafe(publish(broker, rejected, AGGREGATOR_IN),
+                                             loop).result()
+            deps.ledger.mark_sampled(accepted.video_id, accepted)
+            return
         status.update(Stage.SAMPLING, progress=0.0)
         for event in sample_video(local, accepted, packer, deps.sampling):
             if isinstance(event, FrameBatch):
@@ -90,11 +102,13 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
              packer.inline_count, packer.stored_count)
 
 
+# NACK_ON_ERROR: the offset is committed only after sampling finished (or the message was
+# dead-lettered); a failure is redelivered, never skipped.
 @broker.subscriber(VIDEOS.name,
-                   group_id="tiktok-frame-sampler", ack_policy=AckPolicy.NACK_ON_ERROR,
+                   group_id=GROUP, ack_policy=AckPolicy.NACK_ON_ERROR,
                    auto_offset_reset="earliest")
 async def on_video(msg: KafkaMessage) -> None:
-    accepted = await decode_or_deadletter(broker, msg, accepted_adapter)
+    accepted = await decode_or_deadletter(broker, msg, accepted_adapter, group=GROUP)
     if accepted is None:
         return
     if await asyncio.to_thread(deps.ledger.sampled, accepted.video_id):

@@ -36,6 +36,7 @@ broker = make_broker()
 app = FastStream(broker)
 notification = adapter_for(MinioNotification)
 scraped = adapter_for(ScrapedVideo)
+GROUP = "tiktok-ingest"
 
 
 class _Deps:
@@ -101,7 +102,11 @@ async def handle(arrival: Arrival) -> None:
     result: IngestResult = await asyncio.to_thread(
         ingest_arrival, arrival, deps.store, deps.ledger, deps.gate)
     for event in result.events:
-        await publish(broker, event, VIDEOS if isinstance(event, VideoAccepted) else AGGREGATOR_IN)
+        if isinstance(event, VideoAccepted):
+            await publish(broker, event, VIDEOS)
+        # Everything, acceptance included, goes to the aggregator too: it starts a video's
+        # deadline on acceptance, so a video the sampler never finishes still gets a report.
+        await publish(broker, event, AGGREGATOR_IN)
     if result.record is not None:
         await asyncio.to_thread(deps.ledger.record_arrival, result.record)
     if result.outcome in ("accepted", "rejected"):
@@ -113,24 +118,26 @@ async def handle(arrival: Arrival) -> None:
              result.outcome, result.detail)
 
 
-@broker.subscriber(UPLOADS.name, group_id="tiktok-ingest", ack_policy=AckPolicy.NACK_ON_ERROR,
+# NACK_ON_ERROR on every subscriber: the offset is committed only after the handler finished
+# (or dead-lettered the message); a failure is redelivered, never skipped.
+@broker.subscriber(UPLOADS.name, group_id=GROUP, ack_policy=AckPolicy.NACK_ON_ERROR,
                    auto_offset_reset="earliest", title="uploads",
                    description="MinIO bucket notifications (S3 event format) for the upload "
                                "bucket, and the reconciler's re-announcements in that format.")
 async def on_upload(msg: KafkaMessage) -> None:
-    note = await decode_or_deadletter(broker, msg, notification)
+    note = await decode_or_deadletter(broker, msg, notification, group=GROUP)
     if note is None:
         return
     for arrival in note.arrivals():
         await handle(arrival)
 
 
-@broker.subscriber(SCRAPED.name, group_id="tiktok-ingest", ack_policy=AckPolicy.NACK_ON_ERROR,
+@broker.subscriber(SCRAPED.name, group_id=GROUP, ack_policy=AckPolicy.NACK_ON_ERROR,
                    auto_offset_reset="earliest", title="scraper_videos",
                    description="Scrapers announce a video they stored in MinIO, with its "
                                "platform metadata (ScrapedVideo).")
 async def on_scraped(msg: KafkaMessage) -> None:
-    event = await decode_or_deadletter(broker, msg, scraped)
+    event = await decode_or_deadletter(broker, msg, scraped, group=GROUP)
     if event is None:
         return
     await handle(Arrival(source=event.object, via="scraper", upstream=event.upstream))
