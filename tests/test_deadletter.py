@@ -146,7 +146,10 @@ def test_a_body_too_big_for_the_dead_letter_topic_is_parked_by_reference(
     assert store.get("work", "deadletter/tiktok.frames.gpu_light/4-17") == body
 
 
-@pytest.mark.parametrize("service", SERVICES)
+FASTSTREAM_SERVICES = tuple(s for s in SERVICES if s != "aggregator")
+
+
+@pytest.mark.parametrize("service", FASTSTREAM_SERVICES)
 def test_every_subscriber_commits_only_after_its_handler_and_dead_letters(service: str) -> None:
     # FastStream 0.7 keeps the effective policy on each subscriber; an undeclared one would
     # read ACK_FIRST (commit on receipt: at most once). ACK would commit a failed message too,
@@ -160,3 +163,13 @@ def test_every_subscriber_commits_only_after_its_handler_and_dead_letters(servic
             # _original_call is the decorated function; no public accessor exists in 0.7.
             source = inspect.getsource(call.handler._original_call)
             assert "decode_or_deadletter(" in source, (service, call.name)
+
+
+def test_the_aggregator_commits_by_hand_and_dead_letters() -> None:
+    # The aggregator is a plain aiokafka consumer (it commits a chosen offset per partition):
+    # auto-commit must be off, and every record must pass the dead-letter decoding.
+    from tiktok_analyzer.aggregator import app
+
+    source = inspect.getsource(app)
+    assert "enable_auto_commit=False" in source
+    assert "dead_letter(" in inspect.getsource(app.AggregatorService.handle)

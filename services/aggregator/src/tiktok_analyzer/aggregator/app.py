@@ -1,121 +1,253 @@
-"""The aggregator service: joins manifests, partial results and rejections into final reports.
+"""The aggregator service: joins acceptances, manifests, partial results, metadata and
+rejections into one final report per video, through crashes.
 
-Commit order: hold the event in memory, and when a report completes, store it in MinIO,
-publish it (acks=all), then commit. A deadline task writes partial reports for videos whose
-results are overdue (``join.Aggregator.expire``). State is in memory for now: a crash before a
-video's report loses the partial results already committed (exactly-once across crashes is its
-own issue).
+Exactly once as seen by a reader of ``tiktok.reports``: the input topic is the state's
+changelog, and the report topic is the record of what was already said.
+
+- Offsets: per partition, the committed offset never passes the first message of a video that
+  is still open (not yet reported). A crash (even SIGKILL) therefore loses no state: the next
+  owner of the partition re-reads every open video from its first message and rebuilds it.
+- Output: before consuming, and again whenever partitions are assigned, the aggregator reads
+  the (compacted) report topic to its end and remembers each video's highest report version.
+  A report whose version is already there is not published again; messages of a video
+  already reported for good are skipped.
+
+Commit order per report: store in MinIO, publish (acks=all, idempotent producer), remember it,
+then advance the committed offset. A crash before the publish re-reads the video and publishes;
+a crash after it finds the report on the topic and publishes nothing.
+
+Hand-written on aiokafka rather than FastStream: FastStream's manual ack commits the consumer's
+whole position, and this needs to commit a chosen offset per partition and react to rebalances.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from faststream import AckPolicy, FastStream
-from faststream.kafka import KafkaMessage
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 from tiktok_analyzer.aggregator.join import Aggregator
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import AggregatorInput
-from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
-from tiktok_analyzer.shared.report import FinalReport
-from tiktok_analyzer.shared.service import run
-from tiktok_analyzer.shared.settings import AggregatorSettings, StorageSettings
+from tiktok_analyzer.shared.kafka import Poison, adapter_for, dead_letter, decode, make_broker
+from tiktok_analyzer.shared.kafka import publish as publish_event
+from tiktok_analyzer.shared.report import FinalReport, ReportStatus
+from tiktok_analyzer.shared.settings import AggregatorSettings, KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS
 
 log = logging.getLogger(__name__)
-broker = make_broker()
-app = FastStream(broker)
-inputs = adapter_for(AggregatorInput)
 GROUP = "tiktok-aggregator"
-settings = AggregatorSettings()
-aggregator = Aggregator(settings.deadline_s, settings.late_window_s)
-store: list[MinioBlobStore] = []
-board: list[StatusBoard] = []
-progress: dict[str, ThrottledStatus] = {}
+READY_LINE = "app started successfully"  # the same line FastStream services log when ready
+inputs = adapter_for(AggregatorInput)
 
 
-tasks: list[asyncio.Task[None]] = []
+@dataclass
+class _Record:
+    """What ``dead_letter`` reads from a FastStream message, for a raw aiokafka record."""
+
+    raw_message: Any
+    body: bytes
 
 
-@app.on_startup
-async def connect_store() -> None:
-    store.append(MinioBlobStore.from_settings())
-    board.append(StatusBoard(store[0], StorageSettings().work_bucket))
+@dataclass
+class _Partition:
+    next_offset: int | None = None  # None until a record of this partition was handled
+    first_offset: dict[str, int] = field(default_factory=dict)  # open video -> first message
+
+    def safe_offset(self) -> int | None:
+        """The offset it is safe to commit: never past the first message of an open video."""
+        return min(self.first_offset.values(), default=self.next_offset)
 
 
-@app.after_startup
-async def start_deadlines() -> None:
-    tasks.append(asyncio.create_task(check_deadlines(), name="deadlines"))
+class AggregatorService:
+    def __init__(self) -> None:
+        self.kafka = KafkaSettings()
+        self.settings = AggregatorSettings()
+        self.storage = StorageSettings()
+        self.aggregator = Aggregator(self.settings.deadline_s, self.settings.late_window_s)
+        self.broker = make_broker()  # the producer side: reports and dead letters
+        self.store = MinioBlobStore.from_settings()
+        self.board = StatusBoard(self.store, self.storage.work_bucket)
+        self.progress: dict[str, ThrottledStatus] = {}
+        self.reported: dict[str, tuple[int, ReportStatus]] = {}
+        self.partitions: dict[TopicPartition, _Partition] = {}
+        self.video_partition: dict[str, TopicPartition] = {}
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers, group_id=GROUP,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024)
+
+    # --- what was already reported --------------------------------------------------------
+
+    async def load_reported(self) -> None:
+        """Read the report topic from its beginning to its current end."""
+        reader = AIOKafkaConsumer(REPORTS.name, bootstrap_servers=self.kafka.bootstrap_servers,
+                                  group_id=None, enable_auto_commit=False,
+                                  auto_offset_reset="earliest")
+        await reader.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not reader.assignment() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # partitions are assigned once metadata arrives
+            parts = list(reader.assignment())
+            if not parts:
+                raise RuntimeError(f"cannot read {REPORTS.name}: no partitions after 30 s")
+            end = await reader.end_offsets(parts) if parts else {}
+            while [tp for tp in parts if await reader.position(tp) < end[tp]]:
+                for records in (await reader.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        self._remember(FinalReport.model_validate_json(record.value))
+        finally:
+            await reader.stop()
+
+    def _remember(self, report: FinalReport) -> None:
+        known = self.reported.get(report.video_id)
+        if known is None or report.report_version > known[0]:
+            self.reported[report.video_id] = (report.report_version, report.status)
+
+    def _closed(self, video_id: str) -> bool:
+        """Already reported and not held here. A partial report can still become complete,
+        but only in the process that holds the video's state; after a restart its late results
+        are skipped (the partial report stands)."""
+        return video_id in self.reported and video_id not in self.aggregator.videos
+
+    # --- reports ----------------------------------------------------------------------------
+
+    async def emit(self, report: FinalReport) -> None:
+        known = self.reported.get(report.video_id)
+        if known is not None and known[0] >= report.report_version:
+            log.info("report %s v%d already on the topic: not published again",
+                     report.video_id, report.report_version)
+            return
+        await asyncio.to_thread(
+            self.store.put, self.storage.report_bucket, f"{report.video_id}.json",
+            report.model_dump_json(indent=2).encode(), "application/json")
+        await publish_event(self.broker, report, REPORTS)
+        self._remember(report)
+        self.progress.pop(report.video_id, None)
+        await asyncio.to_thread(self.board.record, report.video_id, StageRecord(
+            writer="aggregator", stage=Stage.REPORTED, detail=str(report.status), progress=1.0))
+        log.info("report %s v%d: %s %s", report.video_id, report.report_version, report.status,
+                 report.reason or "")
+
+    def _release(self, video_id: str) -> None:
+        tp = self.video_partition.pop(video_id, None)
+        if tp is not None and tp in self.partitions:
+            self.partitions[tp].first_offset.pop(video_id, None)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def handle(self, record: Any) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        part = self.partitions.setdefault(tp, _Partition())
+        decoded = decode(record.value, inputs, self.kafka.max_event_bytes)
+        if isinstance(decoded, Poison):
+            await dead_letter(self.broker, _Record(record, record.value), decoded,  # type: ignore[arg-type]
+                              GROUP, self.kafka)
+        elif not self._closed(decoded.video_id):
+            video_id = decoded.video_id
+            if video_id not in self.aggregator.videos:
+                part.first_offset.setdefault(video_id, record.offset)
+                self.video_partition[video_id] = tp
+            reports = self.aggregator.handle(decoded, now=record.timestamp / 1000)
+            for report in reports:
+                await self.emit(report)
+                self._release(video_id)
+            if not reports:
+                self._record_progress(video_id)
+        part.next_offset = record.offset + 1
+
+    def _record_progress(self, video_id: str) -> None:
+        state = self.aggregator.videos.get(video_id)
+        if state is None:
+            return
+        status = self.progress.setdefault(
+            video_id, ThrottledStatus(self.board, video_id, "aggregator"))
+        held, expected = state.progress()
+        status.update(Stage.ANALYZING, progress=held / expected if expected else None,
+                      counts={"partial_results": held, "expected": expected})
+
+    async def commit(self) -> None:
+        assigned = self.consumer.assignment()
+        offsets = {tp: OffsetAndMetadata(safe, "") for tp, part in self.partitions.items()
+                   if tp in assigned and (safe := part.safe_offset()) is not None}
+        if offsets:
+            await self.consumer.commit(offsets)
+
+    async def expire(self) -> None:
+        for report in self.aggregator.expire(time.time()):
+            await self.emit(report)
+            # A partial report releases the offsets: late results are joined while this
+            # process holds the video, but a restart does not wait for them.
+            self._release(report.video_id)
+
+    def drop_partitions(self, revoked: set[TopicPartition]) -> None:
+        for video_id, tp in list(self.video_partition.items()):
+            if tp in revoked:
+                self.aggregator.videos.pop(video_id, None)
+                self.video_partition.pop(video_id, None)
+        for tp in revoked:
+            self.partitions.pop(tp, None)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.broker.connect()
+        await self.load_reported()
+        self.consumer.subscribe([AGGREGATOR_IN.name], listener=_Rebalance(self))
+        await self.consumer.start()
+        log.info("aggregator %s (%d videos already reported)", READY_LINE, len(self.reported))
+        last_check = 0.0
+        try:
+            while not stop.is_set():
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
+                for records in batches.values():
+                    for record in records:
+                        await self.handle(record)
+                if time.monotonic() - last_check >= self.settings.check_interval_s:
+                    last_check = time.monotonic()
+                    await self.expire()
+                await self.commit()
+        finally:
+            await self.consumer.stop()
+            await self.broker.stop()
 
 
-@app.on_shutdown
-async def stop_deadlines() -> None:
-    for task in tasks:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: AggregatorService) -> None:
+        self.service = service
 
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        try:
+            await self.service.commit()
+        except Exception as exc:  # the group may already have moved on; replay covers it
+            log.warning("commit on revoke failed: %s", exc)
+        self.service.drop_partitions(set(revoked))
 
-async def emit(report: FinalReport) -> None:
-    await asyncio.to_thread(store_report, report)
-    await publish(broker, report, REPORTS)
-    await asyncio.to_thread(record_reported, report)
-    log.info("report %s v%d: %s %s", report.video_id, report.report_version, report.status,
-             report.reason or "")
-
-
-async def check_deadlines() -> None:
-    # Runs on the event loop like the handler, so the two never touch the state at once.
-    while True:
-        await asyncio.sleep(settings.check_interval_s)
-        for report in aggregator.expire():
-            await emit(report)
-
-
-def record_progress(video_id: str) -> None:
-    state = aggregator.videos.get(video_id)
-    if state is None:
-        return
-    status = progress.setdefault(video_id, ThrottledStatus(board[0], video_id, "aggregator"))
-    held, expected = state.progress()
-    status.update(Stage.ANALYZING, progress=held / expected if expected else None,
-                  counts={"partial_results": held, "expected": expected})
-
-
-def record_reported(report: FinalReport) -> None:
-    progress.pop(report.video_id, None)
-    board[0].record(report.video_id, StageRecord(
-        writer="aggregator", stage=Stage.REPORTED, detail=str(report.status), progress=1.0))
-
-
-def store_report(report: FinalReport) -> None:
-    bucket = StorageSettings().report_bucket
-    store[0].put(bucket, f"{report.video_id}.json", report.model_dump_json(indent=2).encode(),
-                 "application/json")
-
-
-# NACK_ON_ERROR: the offset is committed only after the handler returned (or dead-lettered
-# the message); a failure is redelivered, never skipped.
-@broker.subscriber(AGGREGATOR_IN.name, group_id=GROUP,
-                   ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
-                   max_partition_fetch_bytes=4 * 1024 * 1024)
-async def on_input(msg: KafkaMessage) -> None:
-    event = await decode_or_deadletter(broker, msg, inputs, group=GROUP)
-    if event is None:
-        return
-    reports = aggregator.handle(event)
-    for report in reports:
-        await emit(report)
-    if not reports:
-        await asyncio.to_thread(record_progress, event.video_id)
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Another instance may have reported videos of these partitions meanwhile.
+        await self.service.load_reported()
+        for tp in assigned:
+            self.service.partitions.setdefault(tp, _Partition())
 
 
 def main() -> None:
-    run(app)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await AggregatorService().run(stop)
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":
