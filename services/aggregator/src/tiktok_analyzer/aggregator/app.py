@@ -187,6 +187,8 @@ class AggregatorService:
             # A partial report releases the offsets: late results are joined while this
             # process holds the video, but a restart does not wait for them.
             self._release(report.video_id)
+        for video_id in [v for v in self.video_partition if v not in self.aggregator.videos]:
+            self._release(video_id)  # dropped without a report (nothing to report it from)
 
     def drop_partitions(self, revoked: set[TopicPartition]) -> None:
         for video_id, tp in list(self.video_partition.items()):
