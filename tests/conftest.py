@@ -21,6 +21,8 @@ from tiktok_analyzer.cli.processes import ServiceSet
 from tiktok_analyzer.cli.synth import make_video
 
 REPO = Path(__file__).resolve().parents[1]
+# The session's running services, for tests that must pause them (the chaos harness).
+ACTIVE_SERVICES: list[ServiceSet] = []
 SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
 
 
@@ -62,7 +64,9 @@ def services(stack: stack_module.StackPaths, tmp_path_factory: pytest.TempPathFa
     with ServiceSet(SERVICES, log_dir=stack.state / "services",
                     env={"TIKTOK_MODEL_STORE": str(store)}) as running:
         running.wait_ready()
+        ACTIVE_SERVICES.append(running)
         yield running
+        ACTIVE_SERVICES.remove(running)
 
 
 @pytest.fixture

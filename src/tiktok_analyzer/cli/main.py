@@ -146,6 +146,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.chaos import run_chaos
+
+    result = run_chaos(args.videos, args.kills_per_service, args.log_dir, seed=args.seed,
+                       timeout_s=args.timeout)
+    print(result.line())
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     """The media gate alone, on local files: what ingest would decide, without the pipeline."""
     from tiktok_analyzer.ingest.gate import gate_file
@@ -265,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("chaos", help="run videos through Kafka while SIGKILLing every service; "
+                                     "check one report per video (exit 1 otherwise)")
+    p.add_argument("--videos", type=int, default=20)
+    p.add_argument("--kills-per-service", type=int, default=3)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for reports")
+    p.add_argument("--log-dir", type=Path, default=Path(".cache/chaos"))
+    p.set_defaults(func=cmd_chaos)
 
     p = sub.add_parser("gate", help="run the ingest media gate on local files and print "
                                     "each outcome (exit 3 if any is rejected)")
