@@ -26,8 +26,7 @@ def no_other_services() -> Iterator[None]:
         running.stop()
     yield
     for running in paused:
-        for name in running.names:
-            running.start(name)
+        running.restart(running.names)
 
 
 def test_chaos_small_scale(stack: stack_module.StackPaths, no_other_services: None,

@@ -114,3 +114,8 @@ def test_the_reconcilers_announcement_parses_as_a_minio_notification() -> None:
     (arrival,) = note.arrivals()
     assert arrival.via == "reconciler"
     assert arrival.source == ref
+
+
+def test_a_report_stored_next_to_its_video_is_not_taken_for_an_upload() -> None:
+    ref = ObjectRef(bucket="uploads", key="dir/clip.mp4.report.json", etag="abc", size=12)
+    assert MinioNotification.model_validate(as_notification(ref)).arrivals() == []

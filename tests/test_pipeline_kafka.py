@@ -51,6 +51,10 @@ def test_one_complete_report_per_video_with_the_right_answers(
     stored = MinioBlobStore.from_settings().get(StorageSettings().report_bucket,
                                                 f"{video_id}.json")
     assert json.loads(stored)["video_id"] == video_id
+    # ... and next to the video, where ingest does not take it for an upload.
+    beside = MinioBlobStore.from_settings().get(report.source.bucket,
+                                                report.source.key + ".report.json")
+    assert json.loads(beside)["video_id"] == video_id
 
     # The same stage code in one process gives the same analyzer results.
     local = LocalPipeline(progress=lambda _m: None).analyze(red_clip)

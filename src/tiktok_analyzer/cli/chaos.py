@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiktok_analyzer.cli.processes import READY_LINE, ServiceSet
+from tiktok_analyzer.cli.processes import ServiceSet
 
 SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
 
@@ -44,11 +44,6 @@ def _say(message: str) -> None:
     print(f"[chaos] {message}", file=sys.stderr, flush=True)
 
 
-def _ready_count(services: ServiceSet, name: str) -> int:
-    path = services.log_path(name)
-    return path.read_text(errors="replace").count(READY_LINE) if path.exists() else 0
-
-
 class Killer(threading.Thread):
     """SIGKILLs each service ``kills`` times at random moments of ``window_s`` seconds and
     restarts it at once, timing how long it takes to be ready again."""
@@ -67,16 +62,10 @@ class Killer(threading.Thread):
             started = time.monotonic()
             for at, name in self.schedule:
                 time.sleep(max(0.0, at - (time.monotonic() - started)))
-                before = _ready_count(self.services, name)
                 killed = time.monotonic()
                 self.services.kill(name)
-                self.services.start(name)
-                _say(f"killed and restarted {name} at {at:.1f}s")
-                deadline = killed + 180
-                while _ready_count(self.services, name) <= before:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{name} not ready 180 s after its restart")
-                    time.sleep(0.2)
+                _say(f"killed {name} at {at:.1f}s")
+                self.services.restart([name])
                 self.recoveries_s.append(time.monotonic() - killed)
         except BaseException as exc:  # reported by the main thread
             self.error = exc

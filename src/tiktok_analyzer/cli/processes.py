@@ -18,7 +18,11 @@ class ServiceSet:
                  env: dict[str, str] | None = None) -> None:
         self.names = list(names)
         self.log_dir = log_dir
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # One BLAS thread per service: services scale by processes, and several processes
+        # each spinning a BLAS pool on the same cores slow one another down by orders of
+        # magnitude (seen: a librosa warm-up taking minutes next to a restarting service).
+        blas = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+        self.env = {**blas, **os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def log_path(self, name: str) -> Path:
@@ -51,6 +55,27 @@ class ServiceSet:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"services not ready after {timeout:.0f}s: {sorted(pending)}")
             time.sleep(0.3)
+
+    def ready_count(self, name: str) -> int:
+        path = self.log_path(name)
+        return path.read_text(errors="replace").count(READY_LINE) if path.exists() else 0
+
+    def restart(self, names: list[str], timeout: float = 180.0) -> float:
+        """Start ``names`` again (their logs are appended to) and wait until each logs that
+        it is ready once more; returns the seconds that took."""
+        started = time.monotonic()
+        before = {name: self.ready_count(name) for name in names}
+        for name in names:
+            self.start(name)
+        while any(self.ready_count(n) <= before[n] for n in names):
+            for name in names:
+                proc = self.procs[name]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"service {name} exited ({proc.returncode}) on restart")
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"services not ready {timeout:.0f}s after a restart")
+            time.sleep(0.2)
+        return time.monotonic() - started
 
     def wait(self) -> None:
         while all(p.poll() is None for p in self.procs.values()):

@@ -18,6 +18,10 @@ from tiktok_analyzer.shared.events import (
     utc_now,
 )
 
+REPORT_SUFFIX = ".report.json"
+"""A report stored next to its video in the upload bucket is ``<video key>`` + this suffix;
+ingest never treats such an object as a video."""
+
 
 class ReportStatus(StrEnum):
     COMPLETE = "complete"

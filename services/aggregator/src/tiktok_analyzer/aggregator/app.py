@@ -37,7 +37,7 @@ from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import AggregatorInput
 from tiktok_analyzer.shared.kafka import Poison, adapter_for, dead_letter, decode, make_broker
 from tiktok_analyzer.shared.kafka import publish as publish_event
-from tiktok_analyzer.shared.report import FinalReport, ReportStatus
+from tiktok_analyzer.shared.report import REPORT_SUFFIX, FinalReport, ReportStatus
 from tiktok_analyzer.shared.settings import AggregatorSettings, KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS
@@ -126,9 +126,13 @@ class AggregatorService:
             log.info("report %s v%d already on the topic: not published again",
                      report.video_id, report.report_version)
             return
-        await asyncio.to_thread(
-            self.store.put, self.storage.report_bucket, f"{report.video_id}.json",
-            report.model_dump_json(indent=2).encode(), "application/json")
+        body = report.model_dump_json(indent=2).encode()
+        await asyncio.to_thread(self.store.put, self.storage.report_bucket,
+                                f"{report.video_id}.json", body, "application/json")
+        if report.source.bucket == self.storage.upload_bucket:
+            # Next to the video as well; ingest ignores this suffix (see REPORT_SUFFIX).
+            await asyncio.to_thread(self.store.put, report.source.bucket,
+                                    report.source.key + REPORT_SUFFIX, body, "application/json")
         await publish_event(self.broker, report, REPORTS)
         self._remember(report)
         self.progress.pop(report.video_id, None)

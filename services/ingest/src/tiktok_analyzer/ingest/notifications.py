@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tiktok_analyzer.ingest.reconciler import RECONCILER_SOURCE
 from tiktok_analyzer.ingest.stage import Arrival
 from tiktok_analyzer.shared.events import ObjectRef
+from tiktok_analyzer.shared.report import REPORT_SUFFIX
 
 
 class _Loose(BaseModel):
@@ -58,4 +59,5 @@ class MinioNotification(_Loose):
             )
             for r in self.records
             if r.event_name.startswith("s3:ObjectCreated:")
+            and not unquote_plus(r.s3.object.key).endswith(REPORT_SUFFIX)
         ]

@@ -22,6 +22,7 @@ from urllib.parse import quote_plus
 from tiktok_analyzer.ingest.identity import arrival_key
 from tiktok_analyzer.shared.events import ObjectRef
 from tiktok_analyzer.shared.ledger import Ledger
+from tiktok_analyzer.shared.report import REPORT_SUFFIX
 from tiktok_analyzer.shared.topics import UPLOADS
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def missed_uploads(client: Any, bucket: str, ledger: Ledger, grace_s: float,
     now = now or datetime.now(UTC)
     recorded = ledger.arrival_keys()
     for obj in client.list_objects(bucket, recursive=True):
-        if obj.is_dir or obj.object_name is None:
+        if obj.is_dir or obj.object_name is None or obj.object_name.endswith(REPORT_SUFFIX):
             continue
         if obj.last_modified and now - obj.last_modified < timedelta(seconds=grace_s):
             continue
