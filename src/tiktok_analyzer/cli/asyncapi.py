@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from tiktok_analyzer.shared import events
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS, Topic
@@ -101,7 +101,3 @@ def write_asyncapi(out: Path) -> list[Path]:
     example = out / "scraped-video.example.json"
     example.write_text(json.dumps(SCRAPED_EXAMPLE, indent=2) + "\n")
     return [spec, example]
-
-
-def validate_example(model: type[BaseModel], example: dict[str, Any]) -> BaseModel:
-    return model.model_validate_json(json.dumps(example))

@@ -6,7 +6,6 @@ writes the arrival record (``IngestResult.record``), and only then commits its o
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Literal
 from tiktok_analyzer.ingest.gate import gate_file
 from tiktok_analyzer.ingest.identity import (
     arrival_key,
+    file_sha256,
     unreadable_video_id,
     video_id_for_digest,
     video_id_for_file,
@@ -65,15 +65,6 @@ def gate_local_file(path: Path, ref: ObjectRef, video_id: str | None = None,
     return VideoAccepted(video_id=video_id, source=ref, media=media, warnings=warnings)
 
 
-def _download_hashed(store: BlobStore, ref: ObjectRef, target: Path) -> str:
-    store.download(ref.bucket, ref.key, target)
-    digest = hashlib.sha256()
-    with target.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _metadata(video_id: str, arrival: Arrival) -> list[IngestEvent]:
     return [VideoMetadata(video_id=video_id, upstream=arrival.upstream)] if arrival.upstream else []
 
@@ -105,7 +96,8 @@ def ingest_arrival(arrival: Arrival, store: BlobStore, ledger: Ledger,
     with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
         local = Path(tmp) / "input"
         try:
-            video_id = video_id_for_digest(_download_hashed(store, source, local))
+            store.download(source.bucket, source.key, local)
+            video_id = video_id_for_digest(file_sha256(local))
         except PayloadError as exc:
             return _unreadable(arrival, source, str(exc))
         first = ledger.first_arrival_of(video_id)
