@@ -147,6 +147,35 @@ class AggregatorSettings(_Base):
         default=1.0, gt=0, description="How often deadlines are checked")
 
 
+# Default port of each service's observability server (/metrics, /healthz/live, /healthz/ready):
+# distinct, so that the six services run side by side on one host; containers keep them too.
+OBS_PORTS = {
+    "ingest": 9101,
+    "frame_sampler": 9102,
+    "gpu_heavy": 9103,
+    "gpu_light": 9104,
+    "audio": 9105,
+    "aggregator": 9106,
+}
+
+
+class ObservabilitySettings(_Base):
+    """Metrics and health endpoints, logs. Traces are configured by the standard ``OTEL_*``
+    variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_TRACES_EXPORTER``, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="TIKTOK_OBS_", frozen=True, extra="ignore")
+
+    enabled: bool = Field(default=True, description="Serve /metrics and /healthz/* ")
+    host: str = Field(default="127.0.0.1", description="0.0.0.0 in containers")
+    port: int | None = Field(
+        default=None, description="Defaults to the service's entry in OBS_PORTS")
+    json_logs: bool = Field(default=True, description="One JSON object per log line")
+    log_level: str = "INFO"
+
+    def port_for(self, service: str) -> int:
+        return self.port if self.port is not None else OBS_PORTS[service]
+
+
 class PipelineSettings(_Base):
     """Which analyzers each group runs. Sampler and consumer services read the same variables,
     so the manifest's expectations and the services' work agree."""

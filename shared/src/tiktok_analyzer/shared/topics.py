@@ -48,3 +48,23 @@ INPUT_TOPIC_BY_GROUP = {
     Group.GPU_LIGHT: FRAMES_LIGHT,
     Group.AUDIO: AUDIO_CHUNKS,
 }
+
+# Consumer group of each service: what KEDA's lag trigger and the lag metric watch.
+CONSUMER_GROUPS = {
+    "ingest": "tiktok-ingest",
+    "frame_sampler": "tiktok-frame-sampler",
+    "gpu_heavy": f"tiktok-{Group.GPU_HEAVY}",
+    "gpu_light": f"tiktok-{Group.GPU_LIGHT}",
+    "audio": f"tiktok-{Group.AUDIO}",
+    "aggregator": "tiktok-aggregator",
+}
+
+# The topics each service consumes (its lag is measured on these).
+INPUT_TOPICS = {
+    "ingest": (UPLOADS, SCRAPED),
+    "frame_sampler": (VIDEOS,),
+    "gpu_heavy": (FRAMES_HEAVY,),
+    "gpu_light": (FRAMES_LIGHT,),
+    "audio": (AUDIO_CHUNKS,),
+    "aggregator": (AGGREGATOR_IN,),
+}
