@@ -60,7 +60,8 @@ class LocalPipeline:
         store = ModelStore(models.store)
         started = time.perf_counter()
         self.runners: dict[Group, GroupRunner] = {
-            group: make_runner(group, self.pipeline.for_group(group), store, models.device)
+            group: make_runner(group, self.pipeline.for_group(group), store, models.device,
+                               self.pipeline.settings_for_group(group))
             for group in Group
         }
         progress(f"loaded analyzers in {time.perf_counter() - started:.1f}s")

@@ -206,18 +206,32 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.shared.models import ModelStore
+    from tiktok_analyzer.shared.models import FolderState, ModelStore
     from tiktok_analyzer.shared.settings import ModelStoreSettings
 
     store = ModelStore(ModelStoreSettings().store)
+    print(f"model store: {store.root}", file=sys.stderr)
     if args.action == "status":
-        for key, present in store.status().items():
-            pinned = store.pinned(key)
-            state = "present" if present else "missing"
-            print(f"{key:<16} {state:<8} {pinned.model_id}@{pinned.revision} {store.folder(key)}")
+        rows = store.status(verify=args.verify)
+        for row in rows:
+            if args.keys and row.analyzer not in args.keys:
+                continue
+            detail = f" ({row.detail})" if row.detail else ""
+            print(f"{row.analyzer:<16} {row.state:<8} {row.pinned.model_id}@"
+                  f"{row.pinned.revision} {row.folder}{detail}")
+        absent = [r.analyzer for r in rows if r.state is not FolderState.PRESENT
+                  and (not args.keys or r.analyzer in args.keys)]
+        if absent:
+            print(f"not ready: {' '.join(absent)}; fetch with `tiktok-analyzer models pull "
+                  f"{' '.join(absent)}` where the internet is reachable", file=sys.stderr)
         return EXIT_OK
+    unknown = sorted(set(args.keys) - set(store.lock))
+    if unknown:
+        print(f"error: no pinned model for {unknown}; pinned: {sorted(store.lock)}",
+              file=sys.stderr)
+        return EXIT_USAGE
     for key in args.keys or sorted(store.lock):
-        for path in store.pull(key):
+        for path in store.pull(key, progress=lambda m: print(m, file=sys.stderr)):
             print(f"{key}: {path}")
     return EXIT_OK
 
@@ -297,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the local model store: status, pull")
     p.add_argument("action", choices=["status", "pull"])
     p.add_argument("keys", nargs="*", help="analyzer keys (default: all)")
+    p.add_argument("--verify", action="store_true",
+                   help="status: also check the sha256 of every file the lock pins one for")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("schemas", help="write the JSON Schemas of every event and the report")

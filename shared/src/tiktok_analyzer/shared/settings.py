@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -177,14 +179,43 @@ class ObservabilitySettings(_Base):
 
 
 class PipelineSettings(_Base):
-    """Which analyzers each group runs. Sampler and consumer services read the same variables,
-    so the manifest's expectations and the services' work agree."""
+    """Which analyzers each group runs, and their settings. Sampler and consumer services read
+    the same variables, so the manifest's expectations and the services' work agree.
+
+    Settings per analyzer come from a TOML file (``TIKTOK_ANALYZERS_SETTINGS_FILE``, one table
+    per analyzer key) and/or JSON in ``TIKTOK_ANALYZERS_SETTINGS``; the variable wins key by
+    key. Each analyzer validates its own table (unknown fields are errors)."""
 
     model_config = SettingsConfigDict(env_prefix="TIKTOK_ANALYZERS_", frozen=True, extra="ignore")
 
     gpu_heavy: list[str] = Field(default_factory=lambda: ["objects"])
     gpu_light: list[str] = Field(default_factory=lambda: ["color", "quality"])
     audio: list[str] = Field(default_factory=lambda: ["audio_features"])
+    settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description='e.g. {"pitch": {"fmax_hz": 600}}')
+    settings_file: Path | None = Field(
+        default=None, description="TOML file with one table per analyzer key")
+
+    @model_validator(mode="after")
+    def _settings_name_enabled_analyzers(self) -> PipelineSettings:
+        enabled = {key for group in ("gpu_heavy", "gpu_light", "audio")
+                   for key in getattr(self, group)}
+        unknown = sorted(set(self.analyzer_settings()) - enabled)
+        if unknown:
+            raise ValueError(f"settings given for analyzers that are not enabled: {unknown}")
+        return self
 
     def for_group(self, group: str) -> list[str]:
         return list(getattr(self, str(group)))
+
+    def analyzer_settings(self) -> dict[str, dict[str, Any]]:
+        merged: dict[str, dict[str, Any]] = {}
+        if self.settings_file is not None:
+            merged.update(tomllib.loads(self.settings_file.read_text()))
+        for key, values in self.settings.items():
+            merged[key] = {**merged.get(key, {}), **values}
+        return merged
+
+    def settings_for_group(self, group: str) -> dict[str, dict[str, Any]]:
+        everything = self.analyzer_settings()
+        return {key: everything[key] for key in self.for_group(group) if key in everything}

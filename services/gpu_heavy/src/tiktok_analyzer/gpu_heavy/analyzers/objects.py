@@ -16,6 +16,7 @@ from tiktok_analyzer.shared.analyzers import (
 from tiktok_analyzer.shared.errors import WeightsMissing
 from tiktok_analyzer.shared.events import Group
 from tiktok_analyzer.shared.models import resolve_device
+from tiktok_analyzer.shared.results import FrameDetections
 
 
 class ObjectsConfig(AnalyzerConfig):
@@ -33,6 +34,7 @@ class ObjectsAnalyzer(Analyzer):
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 4
     config_model = ObjectsConfig
+    record_model = FrameDetections
 
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)
