@@ -15,6 +15,7 @@ import json
 import os
 import tomllib
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,7 +46,8 @@ def enforce_offline() -> None:
 class PinnedFile:
     name: str
     url: str
-    sha256: str | None = None
+    sha256: str | None = None  # of the file as stored (for an archive: of the archive)
+    archive: str | None = None  # "zip": the URL is a zip holding ``name``
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,10 @@ def load_lock(text: str | None = None) -> dict[str, PinnedModel]:
                                    if entry.get("source") == "huggingface" else None)
             if not url:
                 raise ConfigError(f"lock entry {key!r}: file {f['name']!r} has no url")
-            files.append(PinnedFile(name=f["name"], url=url, sha256=f.get("sha256")))
+            if f.get("archive") not in (None, "zip"):
+                raise ConfigError(f"lock entry {key!r}: unknown archive kind {f['archive']!r}")
+            files.append(PinnedFile(name=f["name"], url=url, sha256=f.get("sha256"),
+                                    archive=f.get("archive")))
         lock[key] = PinnedModel(analyzer=key, model_id=model_id, revision=revision,
                                 format=entry["format"], files=tuple(files),
                                 note=entry.get("note", ""))
@@ -139,7 +144,7 @@ class ModelStore:
                               f"holds {held.get('model_id')}@{held.get('revision')}")
         if verify:
             for f in pinned.files:
-                if f.sha256 and sha256_of(folder / f.name) != f.sha256:
+                if f.sha256 and not f.archive and sha256_of(folder / f.name) != f.sha256:
                     return status(FolderState.CORRUPT, f"checksum of {f.name} differs")
         return status(FolderState.PRESENT)
 
@@ -170,7 +175,7 @@ class ModelStore:
         written = []
         for f in pinned.files:
             target = folder / f.name
-            if not stale and target.is_file() and (f.sha256 is None
+            if not stale and target.is_file() and (f.sha256 is None or f.archive
                                                    or sha256_of(target) == f.sha256):
                 progress(f"{analyzer}: {f.name} already present")
                 written.append(target)
@@ -184,11 +189,29 @@ class ModelStore:
             if f.sha256 and sha256_of(partial) != f.sha256:
                 partial.unlink()
                 raise ConfigError(f"checksum mismatch for {f.name} of {analyzer}")
-            partial.replace(target)
+            if f.archive == "zip":
+                extract_member(partial, f.name, target)
+                partial.unlink()
+            else:
+                partial.replace(target)
             written.append(target)
         (folder / MARKER).write_text(json.dumps(
             {"model_id": pinned.model_id, "revision": pinned.revision}))
         return written
+
+
+def extract_member(archive: Path, name: str, target: Path) -> None:
+    """Copy the one member called ``name`` (at any depth) out of a zip; nothing else of the
+    archive touches the disk, so its paths can never escape the store."""
+    with zipfile.ZipFile(archive) as z:
+        members = [m for m in z.infolist() if Path(m.filename).name == name and not m.is_dir()]
+        if len(members) != 1:
+            raise ConfigError(f"{archive.name} holds {len(members)} files named {name}")
+        partial = target.with_name(target.name + ".part")
+        with z.open(members[0]) as src, partial.open("wb") as out:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        partial.replace(target)
 
 
 def resolve_device(requested: str) -> str:
