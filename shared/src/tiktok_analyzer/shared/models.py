@@ -181,7 +181,8 @@ class ModelStore:
                 written.append(target)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".part")
+            # An archive downloads under its own name: extraction writes ``<name>.part``.
+            partial = target.with_name(target.name + (".zip.part" if f.archive else ".part"))
             progress(f"{analyzer}: fetching {f.url}")
             with urllib.request.urlopen(f.url, timeout=60) as response, partial.open("wb") as out:
                 while chunk := response.read(1 << 20):
