@@ -45,7 +45,8 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def lock_text(base: str, weights: bytes, zipped: bytes) -> str:
+def lock_text(base: str, w: bytes, zipped: bytes) -> str:
+    # TOML inline tables must stay on one line.
     return f"""
 [demo]
 model_id = "acme/demo"
@@ -53,8 +54,7 @@ revision = "r1"
 format = "transformers"
 files = [
     {{ name = "config.json", url = "{base}/config.json" }},
-    {{ name = "weights.safetensors", url = "{base}/weights.safetensors",
-       sha256 = "{sha(weights)}" }},
+    {{ name = "weights.safetensors", url = "{base}/weights.safetensors", sha256 = "{sha(w)}" }},
     {{ name = "inner.pth", url = "{base}/bundle.zip", archive = "zip", sha256 = "{sha(zipped)}" }},
 ]
 """
