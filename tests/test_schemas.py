@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tiktok_analyzer.cli.schemas import SCHEMAS, write_openapi, write_schemas
+from tiktok_analyzer.cli.schemas import SCHEMAS, analyzer_schemas, write_openapi, write_schemas
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 OPENAPI = DOCS.parent / "openapi" / "ingest.json"
@@ -14,11 +14,12 @@ OPENAPI = DOCS.parent / "openapi" / "ingest.json"
 
 def test_committed_schemas_match_the_models(tmp_path: Path) -> None:
     for generated in write_schemas(tmp_path / "schemas"):
-        committed = DOCS.parent / generated.parent.name / generated.name
+        committed = DOCS.parent / generated.relative_to(tmp_path)
         assert committed.exists(), f"run `tiktok-analyzer schemas` to add {generated.name}"
         assert committed.read_text() == generated.read_text(), (
             f"{generated.name} is stale: run `tiktok-analyzer schemas`")
     assert len(list(DOCS.glob("*.schema.json"))) == len(SCHEMAS)
+    assert {p.stem for p in (DOCS / "analyzers").glob("*.json")} == set(analyzer_schemas())
 
 
 def test_committed_openapi_matches_the_ingest_api(tmp_path: Path) -> None:
