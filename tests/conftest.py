@@ -16,6 +16,8 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from otlp_receiver import OtlpReceiver
+
 from tiktok_analyzer.cli import stack as stack_module
 from tiktok_analyzer.cli.processes import ServiceSet
 from tiktok_analyzer.cli.synth import make_video
@@ -57,12 +59,25 @@ def stack() -> Iterator[stack_module.StackPaths]:
 
 
 @pytest.fixture(scope="session")
-def services(stack: stack_module.StackPaths, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[ServiceSet]:
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """Where the session's services send their traces (tests/test_telemetry_kafka.py)."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def services(stack: stack_module.StackPaths, tmp_path_factory: pytest.TempPathFactory,
+             otlp_receiver: OtlpReceiver) -> Iterator[ServiceSet]:
     # An empty model store: objects must report `skipped` with the pull command.
     store = tmp_path_factory.mktemp("service-models")
-    with ServiceSet(SERVICES, log_dir=stack.state / "services",
-                    env={"TIKTOK_MODEL_STORE": str(store)}) as running:
+    env = {"TIKTOK_MODEL_STORE": str(store),
+           # Observability: the services export traces to the session's OTLP receiver, in
+           # batches every 200 ms. Only these processes get the endpoint; nothing else in the
+           # suite exports. (Their /metrics and /healthz/* are on OBS_PORTS, 9101..9106.)
+           "OTEL_TRACES_EXPORTER": "otlp",
+           "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+           "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    with ServiceSet(SERVICES, log_dir=stack.state / "services", env=env) as running:
         running.wait_ready()
         ACTIVE_SERVICES.append(running)
         yield running

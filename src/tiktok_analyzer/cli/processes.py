@@ -30,10 +30,14 @@ class ServiceSet:
 
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Each process names itself in its traces (an OTEL_SERVICE_NAME inherited from the
+        # caller would give all six the same name). Traces are exported only where the
+        # caller's environment or ``env`` sets an OTLP endpoint (see shared/telemetry.py).
+        env = {**self.env, "OTEL_SERVICE_NAME": name}
         with self.log_path(name).open("ab") as log:
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", f"tiktok_analyzer.{name}.app"],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def __enter__(self) -> ServiceSet:
         for name in self.names:

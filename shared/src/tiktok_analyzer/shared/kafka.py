@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar
 
+from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from tiktok_analyzer.shared import logs, metrics, telemetry
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.topics import DEADLETTER, Topic
@@ -28,8 +30,43 @@ T = TypeVar("T")
 ErrorKind = Literal["invalid_json", "schema", "unknown_version", "oversize"]
 
 
-def make_broker(settings: KafkaSettings | None = None, **kwargs: Any) -> KafkaBroker:
+class MessageScope(BaseMiddleware):
+    """Each message is handled on a clean slate: no trace context and no video left over from
+    the message before. FastStream runs a subscriber's messages one after another in one task,
+    and its telemetry middleware does not detach its context when a handler raises; this
+    middleware, the outermost, restores both when the message is done."""
+
+    async def on_receive(self) -> None:
+        self._video = logs.VIDEO_ID.set(None)
+        self._trace = telemetry.isolated_context()
+        self._trace.__enter__()
+
+    async def after_processed(self, exc_type: Any = None, exc_val: Any = None,
+                              exc_tb: Any = None) -> bool | None:
+        self._trace.__exit__(exc_type, exc_val, exc_tb)
+        logs.VIDEO_ID.reset(self._video)
+        return False
+
+
+def make_broker(settings: KafkaSettings | None = None, *, service: str | None = None,
+                **kwargs: Any) -> KafkaBroker:
+    """A broker publishing with acks=all and idempotence. Given the ``service`` it runs in,
+    it is also instrumented: FastStream's Prometheus middleware (messages in and out per topic,
+    handler latency), FastStream's OpenTelemetry middleware when tracing is configured (the
+    trace context in message headers, see ``telemetry``), and its log lines go through the
+    root logger (``logs``)."""
     settings = settings or KafkaSettings()
+    if service is not None:
+        middlewares: list[Any] = [MessageScope]
+        if telemetry.tracing_configured():
+            from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+            # The global tracer provider, installed by the service's start-up; spans are
+            # no-ops until then.
+            middlewares.append(KafkaTelemetryMiddleware(include_messages_counters=False))
+        middlewares.append(metrics.faststream_middleware(service))
+        kwargs.setdefault("middlewares", middlewares)
+        kwargs.setdefault("logger", logging.getLogger("faststream.access.kafka"))
     return KafkaBroker(
         settings.bootstrap_servers,
         acks="all",
@@ -185,6 +222,7 @@ async def dead_letter(broker: KafkaBroker, msg: KafkaMessage, poison: Poison, gr
               poison.reason)
     await broker.publish(body, topic=DEADLETTER.name, key=getattr(record, "key", None),
                          headers=headers)
+    metrics.dead_lettered(poison.kind, topic)
 
 
 async def decode_or_deadletter(broker: KafkaBroker, msg: KafkaMessage, adapter: TypeAdapter[T],
@@ -202,6 +240,9 @@ async def decode_or_deadletter(broker: KafkaBroker, msg: KafkaMessage, adapter: 
     if isinstance(decoded, Poison):
         await dead_letter(broker, msg, decoded, group, settings)
         return None
+    video_id = getattr(decoded, "video_id", None)
+    logs.bind_video(video_id)
+    telemetry.set_video(video_id)
     return decoded
 
 

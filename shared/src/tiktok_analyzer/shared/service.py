@@ -6,30 +6,58 @@ Each consumes its group's input topic, runs its analyzers on every batch in a wo
 Commit order, per message: analyze, publish the partial result (acks=all), then commit the
 offset (FastStream acks after the handler returns). A crash in between replays the batch,
 and the aggregator keeps one result per (video, group, batch), so the replay is harmless.
+
+``run`` is also how ingest and frame_sampler run: it sets up logs, traces and the
+observability server (``observability``) around any FastStream app registered with
+``observe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
 
+from tiktok_analyzer.shared import metrics
 from tiktok_analyzer.shared.analyzers import GroupRunner, make_runner
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.consume import analyze_batch
 from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, Group
+from tiktok_analyzer.shared.health import Check
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
 from tiktok_analyzer.shared.models import ModelStore
+from tiktok_analyzer.shared.observability import Observer, setup_process
 from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class _Observed:
+    service: str
+    checks: dict[str, Check] = field(default_factory=dict)
+    gpu: bool = False
+
+
+_OBSERVED: WeakKeyDictionary[FastStream, _Observed] = WeakKeyDictionary()
+
+
+def observe(app: FastStream, service: str, checks: Mapping[str, Check] | None = None, *,
+            gpu: bool = False) -> None:
+    """Declare which service ``app`` is (its metrics label, observability port and consumer
+    group) and the readiness checks it adds to "the broker answers"."""
+    _OBSERVED[app] = _Observed(service, dict(checks or {}), gpu)
+
+
 def consumer_app(group: Group) -> FastStream:
-    broker = make_broker()
+    service = str(group)
+    broker = make_broker(service=service)
     app = FastStream(broker)
     adapter = adapter_for(AudioChunk if group is Group.AUDIO else FrameBatch)
     state: dict[str, object] = {}
@@ -38,9 +66,11 @@ def consumer_app(group: Group) -> FastStream:
     @app.on_startup
     async def load_models() -> None:
         models = ModelStoreSettings()
-        keys = PipelineSettings().for_group(group)
+        pipeline = PipelineSettings()
+        keys = pipeline.for_group(group)
         state["runner"] = await asyncio.to_thread(
-            make_runner, group, keys, ModelStore(models.store), models.device)
+            make_runner, group, keys, ModelStore(models.store), models.device,
+            pipeline.settings_for_group(group))
         state["store"] = MinioBlobStore.from_settings()
         log.info("%s ready with analyzers %s", group, keys)
 
@@ -49,6 +79,16 @@ def consumer_app(group: Group) -> FastStream:
         runner = state.get("runner")
         if isinstance(runner, GroupRunner):
             runner.close()
+
+    async def models_ready() -> str | None:
+        runner = state.get("runner")
+        if not isinstance(runner, GroupRunner) or not runner.loaded:
+            return "analyzers not loaded yet"
+        if runner.stuck:
+            return f"analyzers stuck past their timeout: {', '.join(runner.stuck)}"
+        return None
+
+    observe(app, service, {"models": models_ready}, gpu=True)
 
     @broker.subscriber(
         INPUT_TOPIC_BY_GROUP[group].name,
@@ -64,12 +104,38 @@ def consumer_app(group: Group) -> FastStream:
             return
         runner, store = state["runner"], state["store"]
         partial = await asyncio.to_thread(analyze_batch, runner, event, store)  # type: ignore[arg-type]
+        metrics.record_runs(str(group), partial.runs,
+                            len(event.frames) if isinstance(event, FrameBatch) else 1)
         await publish(broker, partial, AGGREGATOR_IN)
 
     return app
 
 
 def run(app: FastStream) -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(app.run())
+    """Run a FastStream service app (registered with ``observe``) until SIGINT or SIGTERM,
+    with its logs, traces, metrics and health endpoints."""
+    observed = _OBSERVED[app]
+    setup_process(observed.service)
+    broker = app.broker
+    assert broker is not None
+
+    async def kafka_ready() -> str | None:
+        # The broker's own connection (describe_cluster), not a second client per probe.
+        return None if await broker.ping(2.0) else "Kafka broker does not answer"
+
+    observer = Observer(observed.service, {"kafka": kafka_ready, **observed.checks},
+                        lambda: [getattr(s, "consumer", None) for s in broker.subscribers],
+                        gpu=observed.gpu)
+
+    @app.after_startup
+    async def ready() -> None:
+        observer.mark_started()
+
+    async def main() -> None:
+        await observer.start()
+        try:
+            await app.run()
+        finally:
+            await observer.stop()
+
+    asyncio.run(main())

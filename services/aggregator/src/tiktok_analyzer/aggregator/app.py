@@ -18,6 +18,16 @@ a crash after it finds the report on the topic and publishes nothing.
 
 Hand-written on aiokafka rather than FastStream: FastStream's manual ack commits the consumer's
 whole position, and this needs to commit a chosen offset per partition and react to rebalances.
+
+Observability, by hand where FastStream would do it: each record is handled in a
+``<topic> process`` span, a child of the trace context in its headers (the video's trace). A
+report's span is a child of the span of the **first message of the video** this process
+handled (usually ingest's acceptance copy, else the manifest or a rejection), so it sits in
+the video's trace under the message that opened the video, and it links to the span of the
+message that completed the video. The publish of the report (through the instrumented broker)
+carries that trace on. Received messages and handling time feed FastStream's own metrics
+(``metrics.faststream_manager``), so the aggregator's series have the same names as the
+other services'.
 """
 
 from __future__ import annotations
@@ -31,18 +41,23 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from faststream.prometheus.types import ProcessingStatus
+from opentelemetry.trace import SpanContext
 
 from tiktok_analyzer.aggregator.join import Aggregator
+from tiktok_analyzer.shared import logs, metrics, telemetry
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.events import AggregatorInput
 from tiktok_analyzer.shared.kafka import Poison, adapter_for, dead_letter, decode, make_broker
 from tiktok_analyzer.shared.kafka import publish as publish_event
+from tiktok_analyzer.shared.observability import Observer, setup_process
 from tiktok_analyzer.shared.report import REPORT_SUFFIX, FinalReport, ReportStatus
 from tiktok_analyzer.shared.settings import AggregatorSettings, KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS
 
 log = logging.getLogger(__name__)
+SERVICE = "aggregator"
 GROUP = "tiktok-aggregator"
 READY_LINE = "app started successfully"  # the same line FastStream services log when ready
 inputs = adapter_for(AggregatorInput)
@@ -72,7 +87,11 @@ class AggregatorService:
         self.settings = AggregatorSettings()
         self.storage = StorageSettings()
         self.aggregator = Aggregator(self.settings.deadline_s, self.settings.late_window_s)
-        self.broker = make_broker()  # the producer side: reports and dead letters
+        self.broker = make_broker(service=SERVICE)  # the producer side: reports, dead letters
+        self.received = metrics.faststream_manager(SERVICE)
+        # The span of the first message of each video held here: the parent of its report.
+        self.trace_parents: dict[str, SpanContext] = {}
+        self.assigned = False  # an assignment arrived (and reports were re-read) since a revoke
         self.store = MinioBlobStore.from_settings()
         self.board = StatusBoard(self.store, self.storage.work_bucket)
         self.progress: dict[str, ThrottledStatus] = {}
@@ -126,6 +145,19 @@ class AggregatorService:
             log.info("report %s v%d already on the topic: not published again",
                      report.video_id, report.report_version)
             return
+        first = self.trace_parents.get(report.video_id)
+        current = telemetry.current_span_context()
+        parent = telemetry.context_of(first) if first is not None else None
+        with telemetry.span(
+                "report", parent=parent,
+                links=[current] if first is not None and current != first else (),
+                attributes={telemetry.VIDEO_ID: report.video_id,
+                            "report.status": str(report.status),
+                            "report.version": report.report_version}):
+            await self._emit(report)
+        metrics.report_published(str(report.status))
+
+    async def _emit(self, report: FinalReport) -> None:
         body = report.model_dump_json(indent=2).encode()
         await asyncio.to_thread(self.store.put, self.storage.report_bucket,
                                 f"{report.video_id}.json", body, "application/json")
@@ -148,6 +180,30 @@ class AggregatorService:
 
     # --- the loop ---------------------------------------------------------------------------
 
+    async def consume(self, record: Any) -> None:
+        """``handle`` one record in a consumer span continuing the trace in its headers,
+        counted in FastStream's metrics as FastStream's subscribers count theirs."""
+        labels = {"broker": "kafka", "handler": record.topic}
+        self.received.add_received_message(**labels)
+        started = time.perf_counter()
+        status = ProcessingStatus.acked
+        video = logs.VIDEO_ID.set(None)
+        try:
+            with telemetry.consumer_span(record.topic, record.headers, {
+                    "messaging.kafka.destination.partition": record.partition,
+                    "messaging.kafka.message.offset": record.offset}):
+                await self.handle(record)
+        except Exception as exc:
+            status = ProcessingStatus.error
+            self.received.add_received_processed_message_exception(
+                exception_type=type(exc).__name__, **labels)
+            raise
+        finally:
+            logs.VIDEO_ID.reset(video)
+            self.received.observe_received_processed_message_duration(
+                duration=time.perf_counter() - started, **labels)
+            self.received.add_received_processed_message(status=status, **labels)
+
     async def handle(self, record: Any) -> None:
         tp = TopicPartition(record.topic, record.partition)
         part = self.partitions.setdefault(tp, _Partition())
@@ -157,6 +213,10 @@ class AggregatorService:
                               GROUP, self.kafka)
         elif not self._closed(decoded.video_id):
             video_id = decoded.video_id
+            logs.bind_video(video_id)
+            telemetry.set_video(video_id)
+            if video_id not in self.trace_parents and (here := telemetry.current_span_context()):
+                self.trace_parents[video_id] = here
             if video_id not in self.aggregator.videos:
                 part.first_offset.setdefault(video_id, record.offset)
                 self.video_partition[video_id] = tp
@@ -193,28 +253,44 @@ class AggregatorService:
             self._release(report.video_id)
         for video_id in [v for v in self.video_partition if v not in self.aggregator.videos]:
             self._release(video_id)  # dropped without a report (nothing to report it from)
+        for video_id in [v for v in self.trace_parents if v not in self.aggregator.videos]:
+            del self.trace_parents[video_id]
 
     def drop_partitions(self, revoked: set[TopicPartition]) -> None:
         for video_id, tp in list(self.video_partition.items()):
             if tp in revoked:
                 self.aggregator.videos.pop(video_id, None)
                 self.video_partition.pop(video_id, None)
+                self.trace_parents.pop(video_id, None)
         for tp in revoked:
             self.partitions.pop(tp, None)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    # --- readiness ----------------------------------------------------------------------------
+
+    async def kafka_ready(self) -> str | None:
+        return None if await self.broker.ping(2.0) else "Kafka broker does not answer"
+
+    async def consumer_ready(self) -> str | None:
+        """Ready once the group gave this instance its partitions (possibly none, when there
+        are more instances than partitions) and the reports already published were re-read;
+        the open videos are then rebuilt as their messages are re-read."""
+        return None if self.assigned else "waiting for a partition assignment"
+
+    async def run(self, stop: asyncio.Event, on_ready: Any = None) -> None:
         await self.broker.connect()
         await self.load_reported()
         self.consumer.subscribe([AGGREGATOR_IN.name], listener=_Rebalance(self))
         await self.consumer.start()
         log.info("aggregator %s (%d videos already reported)", READY_LINE, len(self.reported))
+        if on_ready is not None:
+            on_ready()
         last_check = 0.0
         try:
             while not stop.is_set():
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
                 for records in batches.values():
                     for record in records:
-                        await self.handle(record)
+                        await self.consume(record)
                 if time.monotonic() - last_check >= self.settings.check_interval_s:
                     last_check = time.monotonic()
                     await self.expire()
@@ -229,6 +305,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.service = service
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.service.assigned = False
         try:
             await self.service.commit()
         except Exception as exc:  # the group may already have moved on; replay covers it
@@ -240,18 +317,26 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.service.load_reported()
         for tp in assigned:
             self.service.partitions.setdefault(tp, _Partition())
+        self.service.assigned = True
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_process(SERVICE)
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await AggregatorService().run(stop)
+        service = AggregatorService()
+        observer = Observer(SERVICE, {"kafka": service.kafka_ready,
+                                      "consumer": service.consumer_ready},
+                            lambda: [service.consumer])
+        await observer.start()
+        try:
+            await service.run(stop, on_ready=observer.mark_started)
+        finally:
+            await observer.stop()
 
     asyncio.run(serve())
 

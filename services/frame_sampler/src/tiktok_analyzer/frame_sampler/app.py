@@ -22,18 +22,25 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.frame_sampler.stage import sample_video
+from tiktok_analyzer.shared import metrics
 from tiktok_analyzer.shared.blobs import MinioBlobStore, PayloadPacker
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, VideoAccepted, VideoRejected
+from tiktok_analyzer.shared.events import (
+    AudioChunk,
+    FrameBatch,
+    SamplingManifest,
+    VideoAccepted,
+    VideoRejected,
+)
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
 from tiktok_analyzer.shared.ledger import Ledger
-from tiktok_analyzer.shared.service import run
+from tiktok_analyzer.shared.service import observe, run
 from tiktok_analyzer.shared.settings import IngestSettings, SamplingSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, AUDIO_CHUNKS, INPUT_TOPIC_BY_GROUP, VIDEOS
 
 log = logging.getLogger(__name__)
-broker = make_broker()
+broker = make_broker(service="frame_sampler")
 app = FastStream(broker)
 accepted_adapter = adapter_for(VideoAccepted)
 GROUP = "tiktok-frame-sampler"
@@ -64,11 +71,37 @@ def _reached_s(event: FrameBatch | AudioChunk) -> float:
     return event.frames[-1].t if event.frames else 0.0
 
 
+class _FrameCounter:
+    """Feeds the frame counters as events come out: sampled frames per group, and decoded
+    frames as far as the frame indexes (decode order, shared by the groups) show decoding
+    has got; at the manifest, the rest of the decoded duration."""
+
+    def __init__(self, fps: float | None) -> None:
+        self.fps = fps
+        self.decoded = 0
+
+    def _decoded_to(self, frames: int) -> None:
+        if frames > self.decoded:
+            metrics.SAMPLER_DECODED_FRAMES.labels(metrics.service()).inc(frames - self.decoded)
+            self.decoded = frames
+
+    def batch(self, event: FrameBatch) -> None:
+        if event.frames:
+            metrics.SAMPLER_SAMPLED_FRAMES.labels(metrics.service(), str(event.group)).inc(
+                len(event.frames))
+            self._decoded_to(max(f.index for f in event.frames) + 1)
+
+    def manifest(self, event: SamplingManifest) -> None:
+        if self.fps and event.decoded_duration_s:
+            self._decoded_to(round(event.decoded_duration_s * self.fps))
+
+
 def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop) -> None:
     packer = PayloadPacker(deps.store, deps.storage.work_bucket, deps.sampling.inline_limit_bytes)
     status = ThrottledStatus(deps.board, accepted.video_id, "frame_sampler")
     duration = accepted.media.duration_s
     sent: dict[str, int] = {}
+    frames = _FrameCounter(accepted.media.fps)
     with tempfile.TemporaryDirectory(prefix="sampler-") as tmp:
         local = Path(tmp) / "input"
         try:
@@ -86,10 +119,13 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
         for event in sample_video(local, accepted, packer, deps.sampling):
             if isinstance(event, FrameBatch):
                 topic = INPUT_TOPIC_BY_GROUP[event.group]
+                frames.batch(event)
             elif isinstance(event, AudioChunk):
                 topic = AUDIO_CHUNKS
             else:
                 topic = AGGREGATOR_IN
+                if isinstance(event, SamplingManifest):
+                    frames.manifest(event)
             # Waiting on each publish gives backpressure: decoding never runs far ahead of Kafka.
             asyncio.run_coroutine_threadsafe(publish(broker, event, topic), loop).result()
             if isinstance(event, FrameBatch | AudioChunk):
@@ -116,6 +152,9 @@ async def on_video(msg: KafkaMessage) -> None:
                  accepted.source.bucket, accepted.source.key)
         return
     await asyncio.to_thread(_sample_and_publish, accepted, asyncio.get_running_loop())
+
+
+observe(app, "frame_sampler")
 
 
 def main() -> None:

@@ -7,6 +7,14 @@ notification brought in, and an HTTP API (``http_api.py``) takes uploads and ans
 Commit order per message: gate the object, publish its events (acks=all), write the arrival
 record to the ledger, then commit the offset. A crash before the record repeats the work on
 redelivery, and the sampler's per-video record keeps the repeat from being analyzed twice.
+
+Traces start here: a MinIO notification carries no trace context, so FastStream's consumer span
+of the notification is the root of the video's trace, and everything ingest publishes for the
+video (inside the ``ingest`` span of ``handle``) carries it on. An upload through the HTTP API
+started its trace already: its context is stored with the object (``TRACEPARENT_METADATA``),
+and the ``ingest`` span continues it, linked to the notification's span. A notification
+naming several objects gives each object a trace of its own, linked the same way. A scraper
+event that carries a ``traceparent`` continues the scraper's trace.
 """
 
 from __future__ import annotations
@@ -17,22 +25,31 @@ from contextlib import suppress
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaMessage
+from opentelemetry.context import Context
 
-from tiktok_analyzer.ingest.http_api import check_minio, combine_checks, create_api, serve
+from tiktok_analyzer.ingest.http_api import (
+    API_KEY_PREFIX,
+    TRACEPARENT_METADATA,
+    check_minio,
+    combine_checks,
+    create_api,
+    serve,
+)
 from tiktok_analyzer.ingest.notifications import MinioNotification
 from tiktok_analyzer.ingest.reconciler import reconcile_pass
 from tiktok_analyzer.ingest.stage import Arrival, IngestResult, ingest_arrival
+from tiktok_analyzer.shared import logs, telemetry
 from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import ScrapedVideo, VideoAccepted
+from tiktok_analyzer.shared.events import ObjectRef, ScrapedVideo, VideoAccepted
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
 from tiktok_analyzer.shared.ledger import Ledger
-from tiktok_analyzer.shared.service import run
+from tiktok_analyzer.shared.service import observe, run
 from tiktok_analyzer.shared.settings import GateSettings, IngestSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS
 
 log = logging.getLogger(__name__)
-broker = make_broker()
+broker = make_broker(service="ingest")
 app = FastStream(broker)
 notification = adapter_for(MinioNotification)
 scraped = adapter_for(ScrapedVideo)
@@ -98,9 +115,41 @@ async def stop_background() -> None:
             await task
 
 
-async def handle(arrival: Arrival) -> None:
+def _upload_trace(src: ObjectRef) -> Context | None:
+    """The trace context an HTTP API upload stored with its object, if any."""
+    if not src.key.startswith(f"{API_KEY_PREFIX}/"):
+        return None
+    try:
+        stat = deps.store.client.stat_object(src.bucket, src.key, version_id=src.version_id)
+    except Exception:  # gone or unreadable: the gate will say so
+        return None
+    traceparent = (stat.metadata or {}).get(f"x-amz-meta-{TRACEPARENT_METADATA}")
+    if not traceparent:
+        return None
+    parent = telemetry.extract({"traceparent": traceparent})
+    return parent if telemetry.span_context_of(parent) else None
+
+
+async def handle(arrival: Arrival, own_trace: bool = False) -> None:
+    """Gate one arrival and publish its events, in an ``ingest`` span: a child of the
+    consumer span; or, linked to it, a child of the HTTP upload's span, or with ``own_trace``
+    the root of a new trace."""
+    src = arrival.source
+    upload = await asyncio.to_thread(_upload_trace, src) if telemetry.enabled() else None
+    separate = own_trace or upload is not None
+    with telemetry.span(
+            "ingest", parent=upload, new_trace=own_trace,
+            links=[telemetry.current_span_context()] if separate else (),
+            attributes={"ingest.via": arrival.via, "s3.bucket": src.bucket,
+                        "s3.key": src.key}):
+        await _handle(arrival)
+
+
+async def _handle(arrival: Arrival) -> None:
     result: IngestResult = await asyncio.to_thread(
         ingest_arrival, arrival, deps.store, deps.ledger, deps.gate)
+    logs.bind_video(result.video_id)
+    telemetry.set_video(result.video_id)
     for event in result.events:
         if isinstance(event, VideoAccepted):
             await publish(broker, event, VIDEOS)
@@ -128,8 +177,9 @@ async def on_upload(msg: KafkaMessage) -> None:
     note = await decode_or_deadletter(broker, msg, notification, group=GROUP)
     if note is None:
         return
-    for arrival in note.arrivals():
-        await handle(arrival)
+    arrivals = note.arrivals()
+    for arrival in arrivals:
+        await handle(arrival, own_trace=len(arrivals) > 1)
 
 
 @broker.subscriber(SCRAPED.name, group_id=GROUP, ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -151,6 +201,9 @@ async def reconcile_forever() -> None:
                                  deps.ledger, deps.settings.reconcile_grace_s)
         except Exception:  # a failed pass is retried at the next interval
             log.exception("reconciler pass failed")
+
+
+observe(app, "ingest", {"minio": minio_ready})
 
 
 def main() -> None:

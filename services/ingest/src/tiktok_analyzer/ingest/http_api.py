@@ -12,6 +12,10 @@ Status and reports are read from the object store: the per-stage documents of th
 ``serve`` runs the API with uvicorn as one task of the ingest service's event loop, next to
 its FastStream app: the host owns the process's signals, and cancelling the task shuts the
 server down gracefully.
+
+Traces: an upload runs in an ``upload`` span, the first of the video's trace when tracing is
+on. Its context is stored with the object (user metadata ``traceparent``), and ingest continues
+that trace when the object's notification arrives (``TRACEPARENT_METADATA``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from tiktok_analyzer.ingest.identity import video_id_for_digest
+from tiktok_analyzer.shared import telemetry
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.errors import PayloadError
 from tiktok_analyzer.shared.events import ObjectRef
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "api"
 """Uploads through the API are stored under ``api/<sha256>/<filename>`` in the upload bucket."""
+TRACEPARENT_METADATA = "traceparent"
+"""User metadata of an API upload holding the upload's trace context (W3C traceparent)."""
 VIDEO_ID_PATTERN = r"^[vx][0-9a-f]{24}$"
 MAX_FILENAME_CHARS = 255
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
@@ -249,6 +256,12 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
             description="The file's name; only a safe basename of it is kept "
                         "(characters outside A-Z a-z 0-9 . _ - become _)")] = "upload",
     ) -> SubmitResponse:
+        with telemetry.span("upload", new_trace=True, kind=telemetry.SpanKind.SERVER,
+                            attributes={"http.request.method": "POST",
+                                        "http.route": "/v1/videos"}):
+            return await _submit(request, response, filename)
+
+    async def _submit(request: Request, response: Response, filename: str) -> SubmitResponse:
         try:
             name = safe_filename(filename)
         except ValueError as exc:
@@ -262,10 +275,12 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
                 raise ApiProblem(400, "empty_body",
                                  "the request body is empty: send the file itself as the body")
             video_id = video_id_for_digest(sha256)
+            telemetry.set_video(video_id)
             bucket, key = storage.upload_bucket, f"{API_KEY_PREFIX}/{sha256}/{name}"
+            traceparent = telemetry.inject({}).get("traceparent")
             try:
                 ref, already = await asyncio.to_thread(_store_upload, store, board, bucket, key,
-                                                       path, video_id, sha256, size)
+                                                       path, video_id, sha256, size, traceparent)
             except Exception as exc:
                 log.warning("API upload %s/%s failed: %s", bucket, key, exc)
                 raise ApiProblem(503, "storage_unavailable",
@@ -352,8 +367,10 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
 
 
 def _store_upload(store: MinioBlobStore, board: StatusBoard, bucket: str, key: str, path: Path,
-                  video_id: str, sha256: str, size: int) -> tuple[ObjectRef, bool]:
-    """Upload unless the same key already holds these bytes (the key contains their hash)."""
+                  video_id: str, sha256: str, size: int, traceparent: str | None = None
+                  ) -> tuple[ObjectRef, bool]:
+    """Upload unless the same key already holds these bytes (the key contains their hash).
+    ``traceparent`` (the upload's trace context) is stored with the object when given."""
     existing = _stat_or_none(store, bucket, key)
     if existing is not None and existing.size == size:
         return existing, True
@@ -363,8 +380,11 @@ def _store_upload(store: MinioBlobStore, board: StatusBoard, bucket: str, key: s
         board.record(video_id, StageRecord(writer="ingest", stage=Stage.RECEIVED,
                                            detail="uploaded through the HTTP API"))
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    metadata = {"sha256": sha256}
+    if traceparent:
+        metadata[TRACEPARENT_METADATA] = traceparent
     result = store.client.fput_object(bucket, key, str(path), content_type=content_type,
-                                      metadata={"sha256": sha256})
+                                      metadata=metadata)  # type: ignore[arg-type]
     return ObjectRef(bucket=bucket, key=key, version_id=result.version_id or None,
                      etag=(result.etag or "").strip('"') or None, size=size), False
 

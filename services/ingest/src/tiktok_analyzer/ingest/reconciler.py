@@ -7,6 +7,10 @@ period (so that notifications still in flight are not doubled) with no record is
 on the uploads topic in MinIO's own event format, marked as coming from the reconciler. Ingest
 then handles it like any notification; should both arrive after all, the ledger and the
 sampler's per-video record make the second a no-op.
+
+Each re-announcement starts a trace of its own (a ``reconcile`` span, whose context the
+broker's telemetry middleware puts in the message headers), which ingest then continues: one
+trace per video, as for a notification.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from tiktok_analyzer.ingest.identity import arrival_key
+from tiktok_analyzer.shared import telemetry
 from tiktok_analyzer.shared.events import ObjectRef
 from tiktok_analyzer.shared.ledger import Ledger
 from tiktok_analyzer.shared.report import REPORT_SUFFIX
@@ -69,8 +74,10 @@ async def reconcile_pass(broker: Any, client: Any, bucket: str, ledger: Ledger,
     missed = await asyncio.to_thread(
         lambda: list(missed_uploads(client, bucket, ledger, grace_s)))
     for ref in missed:
-        await broker.publish(json.dumps(as_notification(ref)).encode(), topic=UPLOADS.name,
-                             key=f"{ref.bucket}/{ref.key}".encode())
+        with telemetry.span("reconcile", new_trace=True,
+                            attributes={"s3.bucket": ref.bucket, "s3.key": ref.key}):
+            await broker.publish(json.dumps(as_notification(ref)).encode(),
+                                 topic=UPLOADS.name, key=f"{ref.bucket}/{ref.key}".encode())
     if missed:
         log.warning("reconciler re-announced %d upload(s) that no notification brought in: %s",
                     len(missed), ", ".join(r.key for r in missed[:10]))
