@@ -117,6 +117,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli import init_infra
+
+    return init_infra.run_from_args(args)
+
+
 def cmd_services(args: argparse.Namespace) -> int:
     from tiktok_analyzer.cli.processes import ServiceSet
 
@@ -276,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--wipe", action="store_true", help="with down: delete data and logs")
     p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("init", help="create topics, buckets and the upload notification on a "
+                                    "running Kafka and MinIO (compose init, Kubernetes Job)")
+    from tiktok_analyzer.cli.init_infra import add_arguments as init_arguments
+
+    init_arguments(p)
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("services", help="run the six services as separate processes")
     p.add_argument("--only", nargs="*", choices=SERVICES)

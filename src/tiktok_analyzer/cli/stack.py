@@ -236,7 +236,9 @@ def _start_minio(paths: StackPaths, storage: StorageSettings, kafka: KafkaSettin
     _wait_port(host, port, "MinIO", 60, paths.state / "minio.log")
 
 
-async def _create_topics(kafka: KafkaSettings) -> None:
+async def _create_topics(kafka: KafkaSettings, replication: int = 1) -> None:
+    """Every topic of ``topics.ALL_TOPICS`` that is missing, with its partitions and configs;
+    existing topics are left as they are."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
@@ -250,7 +252,7 @@ async def _create_topics(kafka: KafkaSettings) -> None:
             await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(t.name, t.partitions, 1,
+        wanted = [NewTopic(t.name, t.partitions, replication,
                            topic_configs={"max.message.bytes": "4194304", **dict(t.configs)})
                   for t in topics.ALL_TOPICS if t.name not in existing]
         if wanted:

@@ -1,0 +1,405 @@
+"""The tools behind tests/test_deploy_manifests.py, each at a pinned version from the Go
+module proxy, and small readers for Dockerfiles and .dockerignore:
+
+- ``kustomize``, built with ``go install`` (as ``stack.ensure_minio`` builds MinIO);
+- KEDA's ScaledObject CRD and Kafka scaler source, and the Compose specification's JSON schema,
+  copied out of the modules that ``go mod download -json`` fetches;
+- ``compose-config``, a few lines of Go over compose-go (the library Docker Compose loads files
+  with): what ``docker compose config`` does, without Docker;
+- ``dockerfile-lint``, a few lines of Go over BuildKit's Dockerfile frontend: what
+  ``docker build --check`` does, without Docker.
+
+All of it is cached under ``.cache/infra`` (git-ignored; the dev stack keeps Kafka and MinIO
+there too): binaries in ``<name>-<version>/``, files in ``schemas/<module>@<version>/``. Later
+runs need neither Go nor the network. The versions are chosen so that Go 1.24 (which MinIO
+already needs) can fetch and build them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "infra"
+
+KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE_VERSION = "v5.7.1"
+KEDA_MODULE = "github.com/kedacore/keda/v2"
+KEDA_VERSION = "v2.17.2"
+KEDA_SCALEDOBJECT_CRD = "config/crd/bases/keda.sh_scaledobjects.yaml"
+KEDA_KAFKA_SCALER = "pkg/scalers/kafka_scaler.go"
+COMPOSE_MODULE = "github.com/compose-spec/compose-go/v2"
+COMPOSE_VERSION = "v2.16.2"
+COMPOSE_SCHEMA = "schema/compose-spec.json"
+BUILDKIT_MODULE = "github.com/moby/buildkit"
+BUILDKIT_VERSION = "v0.25.0"
+
+
+class GoMissing(RuntimeError):
+    """Go is not installed: the tools cannot be fetched (tests skip rather than fail)."""
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise GoMissing("Go is needed once to fetch kustomize and the KEDA/Compose schemas "
+                        "into .cache/infra (scripts/setup.sh installs it)")
+    return go
+
+
+def _go_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "GO111MODULE": "on", "GOWORK": "off",
+            "GOFLAGS": "-mod=mod -buildvcs=false", **extra}
+
+
+def kustomize() -> Path:
+    """The kustomize binary, built on first use."""
+    binary = CACHE / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
+    if binary.exists():
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [_go(), "install", f"{KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION}"],
+        env=_go_env(GOBIN=str(binary.parent), CGO_ENABLED="0"), cwd=binary.parent,
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not binary.exists():
+        raise RuntimeError(f"go install {KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION} failed:\n"
+                           f"{done.stderr[-3000:]}")
+    return binary
+
+
+def module_file(module: str, version: str, relpath: str) -> Path:
+    """One file of a Go module at a pinned version, cached under .cache/infra/schemas."""
+    target = CACHE / "schemas" / f"{module.replace('/', '_')}@{version}" / relpath
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
+                          env=_go_env(), cwd=target.parent, capture_output=True, text=True,
+                          check=False)
+    try:
+        info = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        info = {"Error": done.stderr.strip() or "no output"}
+    if info.get("Error") or not info.get("Dir"):
+        raise RuntimeError(f"go mod download {module}@{version}: {info.get('Error')}")
+    partial = target.with_name(target.name + ".part")
+    shutil.copyfile(Path(info["Dir"]) / relpath, partial)
+    partial.replace(target)
+    return target
+
+
+COMPOSE_CONFIG_MAIN = """\
+// compose-config: what `docker compose config` prints, from compose-go, the library Docker
+// Compose loads files with: parse, interpolate (from -env-file only), merge the files in order,
+// validate against the Compose specification, normalize; the project as JSON on stdout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+)
+
+func main() {
+	dir := flag.String("dir", ".", "project directory")
+	envFile := flag.String("env-file", "", "env file for interpolation (none: no variables)")
+	profiles := flag.String("profiles", "", "comma-separated profiles")
+	flag.Parse()
+	options := []cli.ProjectOptionsFn{
+		cli.WithWorkingDirectory(*dir),
+		cli.WithProfiles(strings.FieldsFunc(*profiles, func(r rune) bool { return r == ',' })),
+	}
+	if *envFile != "" {
+		options = append(options, cli.WithEnvFiles(*envFile), cli.WithDotEnv)
+	}
+	opts, err := cli.NewProjectOptions(flag.Args(), options...)
+	if err == nil {
+		var project any
+		project, err = opts.LoadProject(context.Background())
+		if err == nil {
+			err = json.NewEncoder(os.Stdout).Encode(project)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+"""
+
+
+DOCKERFILE_LINT_MAIN = """\
+// dockerfile-lint: `docker build --check` without Docker: BuildKit's Dockerfile frontend parses
+// each file, resolves its stages, ARGs and instructions, and runs its lint rules. Base images
+// are not pulled: each resolves to an empty linux/amd64 image. Prints
+// {"<file>": {"error": "...", "warnings": ["<rule>: <detail>", ...]}} as JSON.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	digest "github.com/opencontainers/go-digest"
+)
+
+type offline struct{}
+
+func (offline) ResolveImageConfig(_ context.Context, ref string,
+	_ sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	config := []byte(`{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers"}}`)
+	return ref, digest.FromBytes(config), config, nil
+}
+
+type result struct {
+	Error    string   `json:"error,omitempty"`
+	Warnings []string `json:"warnings"`
+}
+
+func main() {
+	out := map[string]result{}
+	for _, path := range os.Args[1:] {
+		dt, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		r := result{Warnings: []string{}}
+		lint, err := dockerfile2llb.DockerfileLint(context.Background(), dt,
+			dockerfile2llb.ConvertOpt{
+				Config:       dockerui.Config{},
+				MetaResolver: offline{},
+				SourceMap: &llb.SourceMap{Filename: path, Language: "Dockerfile", Data: dt,
+					Definition: &llb.Definition{}},
+			})
+		if err != nil {
+			r.Error = err.Error()
+		} else {
+			if lint.Error != nil {
+				r.Error = lint.Error.Message
+			}
+			for _, w := range lint.Warnings {
+				r.Warnings = append(r.Warnings, w.RuleName+": "+w.Detail)
+			}
+		}
+		out[path] = r
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+}
+"""
+
+
+def _go_program(name: str, module: str, version: str, source: str) -> Path:
+    """A small Go program over ``module@version``, built once into .cache/infra."""
+    binary = CACHE / f"{name}-{version}" / name
+    if binary.exists():
+        return binary
+    work = binary.parent / "src"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "main.go").write_text(source)
+    (work / "go.mod").write_text(f"module local/{name}\n\ngo 1.24\n\nrequire {module} {version}\n")
+    env = _go_env(CGO_ENABLED="0")
+    for argv in (["mod", "tidy"], ["build", "-o", str(binary), "."]):
+        done = subprocess.run([_go(), *argv], env=env, cwd=work, capture_output=True,
+                              text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"go {' '.join(argv)} ({name}): {done.stderr[-3000:]}")
+    return binary
+
+
+def dockerfile_lint(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """BuildKit's verdict on each Dockerfile: {"error": ..., "warnings": [...]} by path."""
+    binary = _go_program("dockerfile-lint", BUILDKIT_MODULE, BUILDKIT_VERSION,
+                         DOCKERFILE_LINT_MAIN)
+    done = subprocess.run([str(binary), *map(str, paths)], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"dockerfile-lint: {done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def compose_config(files: list[str], env_file: str | None = None,
+                   profiles: tuple[str, ...] = ()) -> tuple[dict[str, Any] | None, str]:
+    """The loaded project (None if it does not load) and the loader's complaint."""
+    binary = _go_program("compose-config", COMPOSE_MODULE, COMPOSE_VERSION, COMPOSE_CONFIG_MAIN)
+    argv = [str(binary), "-dir", str(REPO), "-profiles", ",".join(profiles)]
+    if env_file:
+        argv += ["-env-file", str(REPO / env_file)]
+    done = subprocess.run([*argv, *files], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None, done.stderr
+    return json.loads(done.stdout), done.stderr
+
+
+def build_kustomization(path: Path) -> list[dict[str, Any]]:
+    done = subprocess.run([str(kustomize()), "build", str(path)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"kustomize build {path.relative_to(REPO)}:\n{done.stderr}")
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+# --- KEDA -------------------------------------------------------------------------------------
+
+
+def _strict(schema: Any) -> Any:
+    """The API server prunes (or, with strict field validation, rejects) fields a structural
+    schema does not declare; in JSON Schema terms, every object with ``properties`` and no
+    ``x-kubernetes-preserve-unknown-fields`` gets ``additionalProperties: false``."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if ("properties" in out and "additionalProperties" not in out
+                and not out.get("x-kubernetes-preserve-unknown-fields")):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@functools.cache
+def scaledobject_schema() -> dict[str, Any]:
+    crd = yaml.safe_load(module_file(KEDA_MODULE, KEDA_VERSION,
+                                     KEDA_SCALEDOBJECT_CRD).read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+    return _strict(version["schema"]["openAPIV3Schema"])
+
+
+@functools.cache
+def kafka_scaler_source() -> str:
+    return module_file(KEDA_MODULE, KEDA_VERSION, KEDA_KAFKA_SCALER).read_text()
+
+
+@functools.cache
+def compose_schema() -> dict[str, Any]:
+    return json.loads(module_file(COMPOSE_MODULE, COMPOSE_VERSION, COMPOSE_SCHEMA).read_text())
+
+
+# --- Dockerfiles ------------------------------------------------------------------------------
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    args: str
+    stage: str
+
+
+@dataclass
+class Dockerfile:
+    path: Path
+    instructions: list[Instruction] = field(default_factory=list)
+    stages: dict[str, str] = field(default_factory=dict)  # stage name -> base image
+    args: dict[str, str] = field(default_factory=dict)  # global ARG defaults
+
+    def of(self, keyword: str, stage: str | None = None) -> list[Instruction]:
+        return [i for i in self.instructions
+                if i.keyword == keyword and (stage is None or i.stage == stage)]
+
+    def resolve(self, text: str) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: self.args.get(m[1], m[0]), text)
+
+
+def parse_dockerfile(path: Path) -> Dockerfile:
+    """Instructions with line continuations joined and comments dropped (the Dockerfile rules
+    this project's files use: no heredocs, the default escape character)."""
+    logical: list[str] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and not pending):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        logical.append(pending + stripped)
+        pending = ""
+    if pending:
+        logical.append(pending)
+    result = Dockerfile(path)
+    stage = ""
+    for line in logical:
+        keyword, _, args = line.partition(" ")
+        keyword, args = keyword.upper(), " ".join(args.split())
+        if keyword == "FROM":
+            parts = args.split()
+            named = len(parts) >= 3 and parts[1].upper() == "AS"
+            stage = parts[2] if named else f"#{len(result.stages)}"
+            result.stages[stage] = parts[0]
+        elif keyword == "ARG" and not result.stages:
+            name, _, default = args.partition("=")
+            result.args[name] = default
+        result.instructions.append(Instruction(keyword, args, stage))
+    return result
+
+
+def env_pairs(args: str) -> dict[str, str]:
+    """``ENV A=1 B=2`` (the form used here) as a dict."""
+    return dict(pair.split("=", 1) for pair in args.split())
+
+
+# --- .dockerignore ----------------------------------------------------------------------------
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + r"\Z")
+
+
+class DockerIgnore:
+    """Docker's rule: the last pattern that matches a path, or one of its parent folders,
+    decides; ``!`` patterns include again."""
+
+    def __init__(self, text: str) -> None:
+        self.rules: list[tuple[bool, re.Pattern[str]]] = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            pattern = os.path.normpath(line.lstrip("!").strip()).lstrip("/")
+            self.rules.append((negate, _pattern_regex(pattern)))
+
+    def excluded(self, path: str) -> bool:
+        parts = path.split("/")
+        candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+        result = False
+        for negate, regex in self.rules:
+            if any(regex.match(c) for c in candidates):
+                result = not negate
+        return result
