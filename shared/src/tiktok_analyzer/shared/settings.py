@@ -190,7 +190,9 @@ class PipelineSettings(_Base):
 
     gpu_heavy: list[str] = Field(default_factory=lambda: ["objects"])
     gpu_light: list[str] = Field(default_factory=lambda: ["color", "quality"])
-    audio: list[str] = Field(default_factory=lambda: ["audio_features"])
+    audio: list[str] = Field(default_factory=lambda: [
+        "transcript", "speech_rate", "pitch", "audio_features", "speech_emotion",
+        "audio_events"])
     settings: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description='e.g. {"pitch": {"fmax_hz": 600}}')
     settings_file: Path | None = Field(

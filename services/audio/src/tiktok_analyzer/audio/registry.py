@@ -1,5 +1,13 @@
 """Importing this module registers every audio analyzer."""
 
-from tiktok_analyzer.audio.analyzers import audio_features
+from tiktok_analyzer.audio.analyzers import (
+    audio_events,
+    audio_features,
+    pitch,
+    speech_emotion,
+    speech_rate,
+    transcript,
+)
 
-__all__ = ["audio_features"]
+__all__ = ["audio_events", "audio_features", "pitch", "speech_emotion", "speech_rate",
+           "transcript"]
