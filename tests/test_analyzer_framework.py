@@ -28,7 +28,7 @@ from tiktok_analyzer.shared.analyzers import (
 )
 from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import OFFLINE_ENV, ModelStore
+from tiktok_analyzer.shared.models import OFFLINE_ENV, ModelStore, resolve_device
 from tiktok_analyzer.shared.results import Record, StrictRecord
 from tiktok_analyzer.shared.settings import PipelineSettings
 
@@ -224,8 +224,9 @@ def test_device_is_resolved_once_and_may_be_set_per_analyzer() -> None:
 
     runner(Probe(CountConfig(label="service")), Probe(CountConfig(label="own", device="cpu:0")),
            device="auto")
-    # "auto" means CUDA where torch sees one; this machine has none.
-    assert seen == {"service": "cpu", "own": "cpu:0"}
+    # "auto" means CUDA where torch sees one, else CPU; resolved before load() sees it.
+    assert seen == {"service": resolve_device("auto"), "own": "cpu:0"}
+    assert seen["service"] in ("cpu", "cuda")
 
 
 def test_settings_come_from_a_toml_file_and_json_with_json_winning(tmp_path: Path,
