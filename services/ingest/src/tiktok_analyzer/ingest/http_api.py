@@ -47,6 +47,7 @@ from tiktok_analyzer.shared import telemetry
 from tiktok_analyzer.shared.blobs import MinioBlobStore
 from tiktok_analyzer.shared.errors import PayloadError
 from tiktok_analyzer.shared.events import ObjectRef
+from tiktok_analyzer.shared.health import Check, run_checks
 from tiktok_analyzer.shared.report import FinalReport
 from tiktok_analyzer.shared.settings import GateSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, VideoStatus
@@ -64,7 +65,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 ReadinessFn = Callable[[], Awaitable[dict[str, str | None]]]
 """Check name -> None when fine, else the error message."""
-Check = Callable[[], Awaitable[str | None]]
 VideoIdParam = Annotated[str, PathParam(
     pattern=VIDEO_ID_PATTERN, description="The ID from the upload's answer",
     examples=["v3f2a9c0d1e2f3a4b5c6d7e8f"])]
@@ -438,21 +438,11 @@ async def check_kafka(bootstrap_servers: str, timeout_s: float = 3.0,
 
 
 def combine_checks(checks: Mapping[str, Check], timeout_s: float = 5.0) -> ReadinessFn:
-    """One ``readiness`` callable for ``create_api`` from named checks, run concurrently, each
-    bounded by ``timeout_s``; a check that raises counts as failed with its message."""
-
-    async def run_one(check: Check) -> str | None:
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await check()
-        except TimeoutError:
-            return f"no answer within {timeout_s:g} s"
-        except Exception as exc:
-            return f"check failed: {exc}"
+    """One ``readiness`` callable for ``create_api`` from named checks, run as every service's
+    readiness runs them (``shared.health.run_checks``: concurrently, each bounded)."""
 
     async def readiness() -> dict[str, str | None]:
-        results = await asyncio.gather(*(run_one(c) for c in checks.values()))
-        return dict(zip(checks, results, strict=True))
+        return await run_checks(checks, timeout_s)
 
     return readiness
 

@@ -32,10 +32,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from tiktok_analyzer.audio.analyzers import vad
 from tiktok_analyzer.audio.analyzers.transcript import TranscriptSegment, Word
@@ -62,17 +62,8 @@ class SpeechRateConfig(AnalyzerConfig):
     vad_pad_s: float = Field(default=0.03, ge=0, description="Widening of each speech interval")
 
 
-class Span(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    t: float = Field(ge=0, description="Seconds from the start of the video")
-    end_t: float = Field(ge=0, description="Seconds from the start of the video")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.end_t < self.t:
-            raise ValueError(f"end_t {self.end_t} is before t {self.t}")
-        return self
+# Voice activity and pauses are plain spans in video time: the canonical SpanRecord.
+Span = SpanRecord
 
 
 class Rates(BaseModel):
