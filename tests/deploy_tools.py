@@ -1,7 +1,7 @@
 """The tools behind tests/test_deploy_manifests.py, each at a pinned version from the Go
 module proxy, and small readers for Dockerfiles and .dockerignore:
 
-- ``kustomize``, built with ``go install`` (as ``stack.ensure_minio`` builds MinIO);
+- ``kustomize``, built with ``go install`` (as the stack builds MinIO);
 - KEDA's ScaledObject CRD and Kafka scaler source, and the Compose specification's JSON schema,
   copied out of the modules that ``go mod download -json`` fetches;
 - ``compose-config``, a few lines of Go over compose-go (the library Docker Compose loads files
@@ -9,10 +9,11 @@ module proxy, and small readers for Dockerfiles and .dockerignore:
 - ``dockerfile-lint``, a few lines of Go over BuildKit's Dockerfile frontend: what
   ``docker build --check`` does, without Docker.
 
-All of it is cached under ``.cache/infra`` (git-ignored; the dev stack keeps Kafka and MinIO
-there too): binaries in ``<name>-<version>/``, files in ``schemas/<module>@<version>/``. Later
-runs need neither Go nor the network. The versions are chosen so that Go 1.24 (which MinIO
-already needs) can fetch and build them.
+Each is a ``toolchain.Tool``: built with a time limit, a stall limit and one retry, installed
+atomically, and cached under ``.cache/infra/<name>-<version>/`` (git-ignored; the dev stack
+keeps Kafka and MinIO there too). ``scripts/setup.sh --tests`` builds them all before pytest
+starts (``python tests/deploy_tools.py``), so no test waits on a compiler. The versions are
+chosen so that Go 1.24 (which MinIO already needs) can fetch and build them.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tiktok_analyzer.cli import toolchain
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "infra"
@@ -46,57 +50,15 @@ BUILDKIT_VERSION = "v0.25.0"
 
 
 class GoMissing(RuntimeError):
-    """Go is not installed: the tools cannot be fetched (tests skip rather than fail)."""
+    """Go is not installed: the tools cannot be built (tests skip rather than fail)."""
 
 
-def _go() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise GoMissing("Go is needed once to fetch kustomize and the KEDA/Compose schemas "
-                        "into .cache/infra (scripts/setup.sh installs it)")
-    return go
-
-
-def _go_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "GO111MODULE": "on", "GOWORK": "off",
-            "GOFLAGS": "-mod=mod -buildvcs=false", **extra}
-
-
-def kustomize() -> Path:
-    """The kustomize binary, built on first use."""
-    binary = CACHE / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
-    if binary.exists():
-        return binary
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [_go(), "install", f"{KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION}"],
-        env=_go_env(GOBIN=str(binary.parent), CGO_ENABLED="0"), cwd=binary.parent,
-        capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not binary.exists():
-        raise RuntimeError(f"go install {KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION} failed:\n"
-                           f"{done.stderr[-3000:]}")
-    return binary
-
-
-def module_file(module: str, version: str, relpath: str) -> Path:
-    """One file of a Go module at a pinned version, cached under .cache/infra/schemas."""
-    target = CACHE / "schemas" / f"{module.replace('/', '_')}@{version}" / relpath
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
-                          env=_go_env(), cwd=target.parent, capture_output=True, text=True,
-                          check=False)
-    try:
-        info = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        info = {"Error": done.stderr.strip() or "no output"}
-    if info.get("Error") or not info.get("Dir"):
-        raise RuntimeError(f"go mod download {module}@{version}: {info.get('Error')}")
-    partial = target.with_name(target.name + ".part")
-    shutil.copyfile(Path(info["Dir"]) / relpath, partial)
-    partial.replace(target)
-    return target
+def _ensure(tool: toolchain.Tool) -> Path:
+    """The tool, built now if ``scripts/setup.sh --tests`` has not built it already."""
+    if not tool.ready(CACHE) and shutil.which("go") is None:
+        raise GoMissing("Go is needed once to build the deploy tools into .cache/infra "
+                        "(scripts/setup.sh --tests installs it)")
+    return tool.ensure(CACHE)
 
 
 COMPOSE_CONFIG_MAIN = """\
@@ -213,28 +175,28 @@ func main() {
 """
 
 
-def _go_program(name: str, module: str, version: str, source: str) -> Path:
-    """A small Go program over ``module@version``, built once into .cache/infra."""
-    binary = CACHE / f"{name}-{version}" / name
-    if binary.exists():
-        return binary
-    work = binary.parent / "src"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "main.go").write_text(source)
-    (work / "go.mod").write_text(f"module local/{name}\n\ngo 1.24\n\nrequire {module} {version}\n")
-    env = _go_env(CGO_ENABLED="0")
-    for argv in (["mod", "tidy"], ["build", "-o", str(binary), "."]):
-        done = subprocess.run([_go(), *argv], env=env, cwd=work, capture_output=True,
-                              text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"go {' '.join(argv)} ({name}): {done.stderr[-3000:]}")
-    return binary
+KUSTOMIZE = toolchain.Tool("kustomize", KUSTOMIZE_VERSION, toolchain.go_install(KUSTOMIZE_MODULE),
+                           relpath="kustomize")
+COMPOSE_CONFIG = toolchain.Tool("compose-config", COMPOSE_VERSION,
+                                toolchain.go_program(COMPOSE_MODULE, COMPOSE_CONFIG_MAIN),
+                                relpath="compose-config")
+DOCKERFILE_LINT = toolchain.Tool("dockerfile-lint", BUILDKIT_VERSION,
+                                 toolchain.go_program(BUILDKIT_MODULE, DOCKERFILE_LINT_MAIN),
+                                 relpath="dockerfile-lint")
+KEDA_CRD = toolchain.Tool("keda-crd", KEDA_VERSION, toolchain.go_module_file(KEDA_MODULE),
+                          relpath=KEDA_SCALEDOBJECT_CRD)
+KEDA_SCALER = toolchain.Tool("keda-scaler", KEDA_VERSION, toolchain.go_module_file(KEDA_MODULE),
+                             relpath=KEDA_KAFKA_SCALER)
+COMPOSE_SCHEMA_FILE = toolchain.Tool("compose-schema", COMPOSE_VERSION,
+                                     toolchain.go_module_file(COMPOSE_MODULE),
+                                     relpath=COMPOSE_SCHEMA)
+DEPLOY_TOOLS = (KEDA_CRD, KEDA_SCALER, COMPOSE_SCHEMA_FILE, KUSTOMIZE, COMPOSE_CONFIG,
+                DOCKERFILE_LINT)
 
 
 def dockerfile_lint(paths: list[Path]) -> dict[str, dict[str, Any]]:
     """BuildKit's verdict on each Dockerfile: {"error": ..., "warnings": [...]} by path."""
-    binary = _go_program("dockerfile-lint", BUILDKIT_MODULE, BUILDKIT_VERSION,
-                         DOCKERFILE_LINT_MAIN)
+    binary = _ensure(DOCKERFILE_LINT)
     done = subprocess.run([str(binary), *map(str, paths)], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:
@@ -245,7 +207,7 @@ def dockerfile_lint(paths: list[Path]) -> dict[str, dict[str, Any]]:
 def compose_config(files: list[str], env_file: str | None = None,
                    profiles: tuple[str, ...] = ()) -> tuple[dict[str, Any] | None, str]:
     """The loaded project (None if it does not load) and the loader's complaint."""
-    binary = _go_program("compose-config", COMPOSE_MODULE, COMPOSE_VERSION, COMPOSE_CONFIG_MAIN)
+    binary = _ensure(COMPOSE_CONFIG)
     argv = [str(binary), "-dir", str(REPO), "-profiles", ",".join(profiles)]
     if env_file:
         argv += ["-env-file", str(REPO / env_file)]
@@ -256,7 +218,7 @@ def compose_config(files: list[str], env_file: str | None = None,
 
 
 def build_kustomization(path: Path) -> list[dict[str, Any]]:
-    done = subprocess.run([str(kustomize()), "build", str(path)], capture_output=True,
+    done = subprocess.run([str(_ensure(KUSTOMIZE)), "build", str(path)], capture_output=True,
                           text=True, check=False)
     if done.returncode != 0:
         raise AssertionError(f"kustomize build {path.relative_to(REPO)}:\n{done.stderr}")
@@ -283,20 +245,19 @@ def _strict(schema: Any) -> Any:
 
 @functools.cache
 def scaledobject_schema() -> dict[str, Any]:
-    crd = yaml.safe_load(module_file(KEDA_MODULE, KEDA_VERSION,
-                                     KEDA_SCALEDOBJECT_CRD).read_text())
+    crd = yaml.safe_load(_ensure(KEDA_CRD).read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     return _strict(version["schema"]["openAPIV3Schema"])
 
 
 @functools.cache
 def kafka_scaler_source() -> str:
-    return module_file(KEDA_MODULE, KEDA_VERSION, KEDA_KAFKA_SCALER).read_text()
+    return _ensure(KEDA_SCALER).read_text()
 
 
 @functools.cache
 def compose_schema() -> dict[str, Any]:
-    return json.loads(module_file(COMPOSE_MODULE, COMPOSE_VERSION, COMPOSE_SCHEMA).read_text())
+    return json.loads(_ensure(COMPOSE_SCHEMA_FILE).read_text())
 
 
 # --- Dockerfiles ------------------------------------------------------------------------------
@@ -403,3 +364,9 @@ class DockerIgnore:
             if any(regex.match(c) for c in candidates):
                 result = not negate
         return result
+
+
+if __name__ == "__main__":
+    # scripts/setup.sh --tests: build every deploy tool now, not inside a test.
+    os.chdir(REPO)
+    raise SystemExit(toolchain.main(sys.argv[1:], DEPLOY_TOOLS))

@@ -43,7 +43,7 @@ from deploy_tools import (
 )
 from pydantic_settings import BaseSettings
 
-from tiktok_analyzer.cli import stack
+from tiktok_analyzer.cli import toolchain
 from tiktok_analyzer.shared import settings as settings_module
 from tiktok_analyzer.shared import topics
 from tiktok_analyzer.shared.settings import OBS_PORTS, IngestSettings
@@ -391,9 +391,9 @@ def test_compose_services_match_the_code(compose: dict[str, Any]) -> None:
 
 def test_compose_versions_match_the_dev_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert services["kafka"]["image"] == f"apache/kafka:{stack.KAFKA_VERSION}"
-    assert services["minio"]["build"]["args"]["MINIO_VERSION"] == stack.MINIO_VERSION
-    assert stack.MINIO_MODULE in services["minio"]["build"]["dockerfile_inline"]
+    assert services["kafka"]["image"] == f"apache/kafka:{toolchain.KAFKA_VERSION}"
+    assert services["minio"]["build"]["args"]["MINIO_VERSION"] == toolchain.MINIO_VERSION
+    assert toolchain.MINIO_MODULE in services["minio"]["build"]["dockerfile_inline"]
 
 
 def test_compose_init_runs_the_project_init(compose: dict[str, Any]) -> None:
@@ -469,7 +469,7 @@ def workspace_members() -> list[str]:
 
 
 INIT_FILES = {f"src/tiktok_analyzer/cli/{f}" for f in ("__init__.py", "stack.py",
-                                                         "init_infra.py")}
+                                                         "toolchain.py", "init_infra.py")}
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -577,7 +577,7 @@ def test_init_target_needs_only_the_shared_package() -> None:
     """The init image is the ingest image plus init_infra and stack: they may import only the
     standard library, the shared package and its dependencies (aiokafka, minio)."""
     allowed = {"aiokafka", "minio", "tiktok_analyzer.shared", "tiktok_analyzer.cli.stack",
-               "tiktok_analyzer.cli"}
+               "tiktok_analyzer.cli.toolchain", "tiktok_analyzer.cli"}
     for path in INIT_FILES:
         tree = ast.parse((REPO / path).read_text())
         for node in ast.walk(tree):

@@ -1,11 +1,11 @@
 """A local single-node Kafka + MinIO stack on loopback, built and started by the project.
 
-* Kafka: the broker jars from Maven Central (resolved by Maven from a generated POM), run in
-  KRaft mode on the machine's Java 17.
+* Kafka: the broker jars from Maven Central, run in KRaft mode on the machine's Java 17.
 * MinIO: distributed as source only, so it is built with ``go install`` at a pinned version.
 
-Both are cached under ``.cache/infra`` (git-ignored): the first ``up`` on a fresh machine
-downloads and builds (minutes), later ones start in seconds. Process IDs go to the state folder
+Both are built by ``toolchain`` (pinned versions, time limits, atomic installs) and cached
+under ``.cache/infra`` (git-ignored): ``scripts/setup.sh --tests`` builds them on a fresh
+machine (minutes); later ``up`` calls start in seconds. Process IDs go to the state folder
 and ``down`` stops exactly those processes, nothing else.
 """
 
@@ -23,14 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tiktok_analyzer.cli import toolchain
 from tiktok_analyzer.shared import topics
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
-KAFKA_VERSION = "3.9.1"  # 3.9: the last line that still speaks the protocol versions aiokafka uses
-SCALA_VERSION = "2.13"
-SLF4J_VERSION = "1.7.36"
-MINIO_MODULE = "github.com/minio/minio"
-MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 NOTIFY_TARGET = "PRIMARY"
 NOTIFY_ARN = f"arn:minio:sqs::{NOTIFY_TARGET}:kafka"
 
@@ -51,11 +47,11 @@ class StackPaths:
 
     @property
     def kafka_libs(self) -> Path:
-        return self.cache / f"kafka-{KAFKA_VERSION}" / "libs"
+        return toolchain.KAFKA.path(self.cache)
 
     @property
     def minio_bin(self) -> Path:
-        return self.cache / f"minio-{MINIO_VERSION}" / "minio"
+        return toolchain.MINIO.path(self.cache)
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -79,47 +75,15 @@ def _wait_port(host: str, port: int, what: str, timeout: float, log: Path) -> No
     raise RuntimeError(f"{what} did not open {host}:{port} within {timeout:.0f}s; log:\n{tail}")
 
 
-# --- fetching and building --------------------------------------------------------------------
+# --- fetching and building: toolchain.py (time limits, retries, atomic installs) -----------
 
 
 def ensure_kafka(paths: StackPaths) -> Path:
-    libs = paths.kafka_libs
-    marker = libs / ".complete"
-    if marker.exists():
-        return libs
-    if shutil.which("mvn") is None:
-        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven")
-    _say(f"fetching Kafka {KAFKA_VERSION} jars from Maven Central (first run only)")
-    work = libs.parent / "resolve"
-    work.mkdir(parents=True, exist_ok=True)
-    deps = [("org.apache.kafka", f"kafka_{SCALA_VERSION}", KAFKA_VERSION),
-            ("org.slf4j", "slf4j-simple", SLF4J_VERSION)]
-    dependencies = "".join(
-        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
-        f"<version>{v}</version></dependency>" for g, a, v in deps)
-    (work / "pom.xml").write_text(
-        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
-        "<groupId>local.tiktok</groupId><artifactId>kafka-broker</artifactId><version>1</version>"
-        f"<dependencies>{dependencies}</dependencies></project>")
-    subprocess.run(["mvn", "-q", "-B", "dependency:copy-dependencies",
-                    f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
-                   cwd=work, check=True)
-    marker.touch()
-    return libs
+    return toolchain.KAFKA.ensure(paths.cache)
 
 
 def ensure_minio(paths: StackPaths) -> Path:
-    binary = paths.minio_bin
-    if binary.exists():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise RuntimeError("Go is needed to build MinIO from source (https://go.dev/dl)")
-    _say(f"building MinIO {MINIO_VERSION} with go install (first run only, a few minutes)")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"}
-    subprocess.run([go, "install", f"{MINIO_MODULE}@{MINIO_VERSION}"], env=env, check=True)
-    return binary
+    return toolchain.MINIO.ensure(paths.cache)
 
 
 # --- processes --------------------------------------------------------------------------------
