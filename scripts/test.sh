@@ -10,6 +10,9 @@ phase=$SECONDS
 .venv/bin/ruff check .
 echo "[test] ruff: $((SECONDS - phase)) s" >&2
 phase=$SECONDS
+.venv/bin/mypy  # strict, over shared/, every service and the CLI (pyproject.toml [tool.mypy])
+echo "[test] mypy: $((SECONDS - phase)) s" >&2
+phase=$SECONDS
 rc=0
 .venv/bin/pytest "$@" || rc=$?
 echo "[test] pytest: $((SECONDS - phase)) s; whole run: $((SECONDS - started)) s" >&2

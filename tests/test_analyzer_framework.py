@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 from tiktok_analyzer.shared.analyzers import (
-    REGISTRY,
     Analyzer,
     AnalyzerConfig,
+    AnalyzerOutcome,
+    AnyAnalyzer,
     DecodedFrame,
     DerivedAnalyzer,
+    FramePolicy,
     FramesInput,
     GroupRunner,
     LoadContext,
@@ -27,9 +29,10 @@ from tiktok_analyzer.shared.analyzers import (
     make_runner,
 )
 from tiktok_analyzer.shared.errors import ConfigError
-from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
+from tiktok_analyzer.shared.events import AnalyzerStatus, Group
 from tiktok_analyzer.shared.models import OFFLINE_ENV, ModelStore, resolve_device
-from tiktok_analyzer.shared.results import Record, StrictRecord
+from tiktok_analyzer.shared.plugins import discover
+from tiktok_analyzer.shared.results import Record, StrictRecord, Summary
 from tiktok_analyzer.shared.settings import PipelineSettings
 
 
@@ -38,8 +41,9 @@ def frames(n: int, video_id: str = "v") -> FramesInput:
     return FramesInput(video_id, 0, [DecodedFrame(i, 0.5 * i, image) for i in range(n)])
 
 
-def runner(*analyzers: Analyzer, device: str = "cpu") -> GroupRunner:
-    r = GroupRunner(Group.GPU_LIGHT, analyzers, LoadContext(model_store=None, device=device))
+def runner(*analyzers: AnyAnalyzer, device: str = "cpu") -> GroupRunner:
+    r = GroupRunner(Group.GPU_LIGHT, analyzers,
+                    LoadContext(model_store=ModelStore(Path("/nonexistent")), device=device))
     r.load()
     return r
 
@@ -49,76 +53,94 @@ class CountConfig(AnalyzerConfig):
     label: str = "x"
 
 
-class Count(Analyzer):
+class Labelled(StrictRecord):
+    label: str
+
+
+class Count(Analyzer[CountConfig, FramesInput, Labelled, Summary]):
     """One record per frame; remembers the sizes of the batches it was called with."""
 
     key: ClassVar[str] = "count"
     group: ClassVar[Group] = Group.GPU_LIGHT
     batch_size: ClassVar[int] = 2
+    inputs = FramePolicy()
     config_model = CountConfig
+    record_model = Labelled
 
-    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+    def __init__(self, config: CountConfig | None = None) -> None:
         super().__init__(config)
         self.calls: list[int] = []
 
-    def process(self, batch: FramesInput) -> list[dict[str, Any]]:
+    def process(self, batch: FramesInput) -> list[Labelled]:
         self.calls.append(len(batch.frames))
-        return [{"t": f.t, "label": self.config.label} for f in batch.frames]  # type: ignore[attr-defined]
+        return [Labelled(t=f.t, label=self.config.label) for f in batch.frames]
 
 
-class Sleepy(Analyzer):
+class Sleepy(Analyzer[AnalyzerConfig, FramesInput, Record, Summary]):
     key: ClassVar[str] = "sleepy"
     group: ClassVar[Group] = Group.GPU_LIGHT
+    inputs = FramePolicy()
 
     def __init__(self, config: AnalyzerConfig | None = None) -> None:
         super().__init__(config)
         self.release = threading.Event()
 
-    def process(self, batch: FramesInput) -> list[dict[str, Any]]:
+    def process(self, batch: FramesInput) -> list[Record]:
         if batch.video_id == "slow":
             self.release.wait(10)
-        return [{"t": 0.0}]
+        return [Record(t=0.0)]
 
 
-class Doubled(DerivedAnalyzer):
+class Upstream(StrictRecord):
+    upstream_records: int | None
+
+
+class Doubled(DerivedAnalyzer[AnalyzerConfig, FramesInput, Upstream, Summary]):
     key: ClassVar[str] = "doubled"
     group: ClassVar[Group] = Group.GPU_LIGHT
     requires: ClassVar[tuple[str, ...]] = ("count",)
+    inputs = FramePolicy()
+    record_model = Upstream
 
     def __init__(self, config: AnalyzerConfig | None = None) -> None:
         super().__init__(config)
-        self.seen: Mapping[str, AnalyzerRun] = {}
+        self.seen: Mapping[str, AnalyzerOutcome] = {}
 
-    def derive(self, batch: FramesInput, upstream: Mapping[str, AnalyzerRun]
-               ) -> list[dict[str, Any]]:
+    def derive(self, batch: FramesInput, upstream: Mapping[str, AnalyzerOutcome]
+               ) -> list[Upstream]:
         self.seen = upstream
         counted = upstream.get("count")
         n = len(counted.records) if counted and counted.status is AnalyzerStatus.OK else None
-        return [{"t": 0.0, "upstream_records": n}]
+        return [Upstream(t=0.0, upstream_records=n)]
 
 
 class Point(StrictRecord):
     value: int
 
 
-class Typed(Analyzer):
+class Typed(Analyzer[AnalyzerConfig, FramesInput, Point, Summary]):
     key: ClassVar[str] = "typed"
     group: ClassVar[Group] = Group.GPU_LIGHT
-    record_model: ClassVar[type[Record]] = Point
+    inputs = FramePolicy()
+    record_model = Point
 
     def __init__(self, output: Sequence[Any]) -> None:
         super().__init__()
         self.output = output
 
-    def process(self, batch: FramesInput) -> Sequence[Any]:
+    def process(self, batch: FramesInput) -> Sequence[Point]:
         return self.output
+
+
+def dumped(outcome: AnalyzerOutcome) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in outcome.records]
 
 
 def test_frames_are_cut_to_the_analyzers_batch_size() -> None:
     count = Count()
     (run,) = runner(count).run(frames(5))
     assert count.calls == [2, 2, 1]
-    assert [r["t"] for r in run.records] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert [r.t for r in run.records] == [0.0, 0.5, 1.0, 1.5, 2.0]
 
 
 def test_the_batch_size_setting_overrides_the_class_default() -> None:
@@ -156,7 +178,7 @@ def test_derived_analyzers_run_after_what_they_require_and_see_its_run() -> None
     r = runner(doubled, count)  # listed first, runs second
     assert r.keys == ["count", "doubled"]
     runs = {run.analyzer: run for run in r.run(frames(3))}
-    assert runs["doubled"].records == [{"t": 0.0, "upstream_records": 3}]
+    assert dumped(runs["doubled"]) == [{"t": 0.0, "upstream_records": 3}]
     assert set(doubled.seen) == {"count"}
 
 
@@ -164,7 +186,7 @@ def test_a_derived_analyzer_without_its_input_still_runs() -> None:
     doubled = Doubled()
     (run,) = runner(doubled).run(frames(2))
     assert run.status is AnalyzerStatus.OK
-    assert run.records == [{"t": 0.0, "upstream_records": None}]
+    assert dumped(run) == [{"t": 0.0, "upstream_records": None}]
 
 
 def test_cycles_between_analyzers_are_refused() -> None:
@@ -183,7 +205,8 @@ def test_cycles_between_analyzers_are_refused() -> None:
 def test_records_are_checked_against_the_declared_type() -> None:
     good = runner(Typed([Point(t=1.0, value=2), {"t": 2.0, "value": 3}])).run(frames(1))[0]
     assert good.status is AnalyzerStatus.OK
-    assert good.records == [{"t": 1.0, "value": 2}, {"t": 2.0, "value": 3}]
+    assert dumped(good) == [{"t": 1.0, "value": 2}, {"t": 2.0, "value": 3}]
+    assert all(type(r) is Point for r in good.records)  # typed through the runner
 
     extra = runner(Typed([{"t": 1.0, "value": 2, "surprise": 1}])).run(frames(1))[0]
     assert extra.status is AnalyzerStatus.FAILED
@@ -220,7 +243,7 @@ def test_device_is_resolved_once_and_may_be_set_per_analyzer() -> None:
         key: ClassVar[str] = "probe"
 
         def load(self, context: LoadContext) -> None:
-            seen[self.config.label] = context.device  # type: ignore[attr-defined]
+            seen[self.config.label] = context.device
 
     runner(Probe(CountConfig(label="service")), Probe(CountConfig(label="own", device="cpu:0")),
            device="auto")
@@ -248,7 +271,7 @@ def test_settings_for_an_analyzer_that_is_not_enabled_are_an_error(monkeypatch: 
 
 
 def test_invalid_analyzer_settings_name_the_analyzer(monkeypatch: Any) -> None:
-    monkeypatch.setitem(REGISTRY, "count", Count)
+    monkeypatch.setitem(discover(), "count", Count)
     with pytest.raises(ConfigError, match="invalid settings for analyzer 'count'"):
         build_analyzers(["count"], {"count": {"lable": "typo"}})
     with pytest.raises(ConfigError, match="unknown analyzer 'nope'"):
@@ -258,11 +281,11 @@ def test_invalid_analyzer_settings_name_the_analyzer(monkeypatch: Any) -> None:
 def test_make_runner_switches_model_libraries_offline(tmp_path: Path, monkeypatch: Any) -> None:
     for name in OFFLINE_ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setitem(REGISTRY, "count", Count)
+    monkeypatch.setitem(discover(), "count", Count)
     r = make_runner(Group.GPU_LIGHT, ["count"], ModelStore(tmp_path), "cpu",
                     {"count": {"label": "y"}})
     import os
 
     assert {name: os.environ.get(name) for name in OFFLINE_ENV} == OFFLINE_ENV
     (run,) = r.run(frames(1))
-    assert run.records == [{"t": 0.0, "label": "y"}]
+    assert dumped(run) == [{"t": 0.0, "label": "y"}]

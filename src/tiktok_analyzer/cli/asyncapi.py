@@ -17,7 +17,9 @@ from pydantic import TypeAdapter
 from tiktok_analyzer.shared import events
 from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS, Topic
 
-SCRAPED_EXAMPLE = events.ScrapedVideo.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+# The example lives once, in the model's JSON schema extras.
+SCRAPED_EXAMPLE: dict[str, Any] = (
+    events.ScrapedVideo.model_json_schema()["examples"][0])
 
 
 def _schema(model: Any, components: dict[str, Any]) -> dict[str, Any]:

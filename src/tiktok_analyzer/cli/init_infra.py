@@ -52,7 +52,7 @@ def register_notify_target(storage: StorageSettings, brokers: str, queue_dir: st
     uploads topic (the ARN that ``configure_minio`` subscribes the bucket to). MinIO applies a
     new notification target only at start, so a missing or different one is stored and MinIO
     restarted (a few seconds without S3); True when that happened."""
-    from minio.credentials import StaticProvider
+    from minio.credentials.providers import StaticProvider
     from minio.minioadmin import MinioAdmin
 
     from tiktok_analyzer.cli import stack

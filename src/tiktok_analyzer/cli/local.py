@@ -13,10 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tiktok_analyzer.aggregator.join import Aggregator
-from tiktok_analyzer.audio import registry as _audio  # noqa: F401 - registers analyzers
 from tiktok_analyzer.frame_sampler.stage import sample_video
-from tiktok_analyzer.gpu_heavy import registry as _heavy  # noqa: F401
-from tiktok_analyzer.gpu_light import registry as _light  # noqa: F401
 from tiktok_analyzer.ingest.stage import gate_local_file
 from tiktok_analyzer.shared.analyzers import GroupRunner, make_runner
 from tiktok_analyzer.shared.blobs import LocalBlobStore, PayloadPacker

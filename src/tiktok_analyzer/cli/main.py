@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # Exit codes of `analyze` (documented in the README).
 EXIT_OK = 0
@@ -26,7 +27,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
 
 
-def summary_text(report_json: dict) -> str:
+def summary_text(report_json: dict[str, Any]) -> str:
     """A short human-readable summary of a final report."""
     lines = [f"video {report_json['video_id']}: {report_json['status']}"]
     if report_json.get("reason"):
@@ -85,9 +86,9 @@ def _progress(message: str) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from tiktok_analyzer.cli.synth import make_video
 
+    red, green, blue = (int(args.color[i:i + 2], 16) for i in (1, 3, 5))
     make_video(args.path, duration_s=args.duration, width=args.width, height=args.height,
-               fps=args.fps, color=tuple(int(args.color[i:i + 2], 16) for i in (1, 3, 5)),
-               pattern=args.pattern, bpm=args.bpm)
+               fps=args.fps, color=(red, green, blue), pattern=args.pattern, bpm=args.bpm)
     print(args.path)
     return EXIT_OK
 
@@ -242,6 +243,36 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_analyzers(args: argparse.Namespace) -> int:
+    """Every discovered analyzer: key, group, enabled, weights, inputs, description."""
+    from tiktok_analyzer.shared.models import FolderState, ModelStore
+    from tiktok_analyzer.shared.plugins import discover
+    from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
+
+    pipeline = PipelineSettings()
+    store = ModelStore(ModelStoreSettings().store)
+    rows = []
+    for key, cls in discover().items():
+        if cls.model_entry is None:
+            weights = "none needed"
+        else:
+            state = store.inspect(cls.model_entry).state
+            weights = ("present" if state is FolderState.PRESENT else
+                       f"{state}: tiktok-analyzer models pull {cls.model_entry}")
+        enabled = "yes" if key in pipeline.for_group(cls.group) else "no"
+        rows.append((key, str(cls.group), enabled, weights, cls.inputs.describe(),
+                     cls.description()))
+    if args.json:
+        names = ("key", "group", "enabled", "weights", "inputs", "description")
+        print(json.dumps([dict(zip(names, row, strict=True)) for row in rows], indent=2))
+        return EXIT_OK
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for key, group, enabled, weights, inputs, description in rows:
+        print(f"{key:<{widths[0]}}  {group:<{widths[1]}}  {enabled:<{widths[2]}}  {description}")
+        print(f"{'':<{widths[0]}}  weights: {weights}; {inputs}")
+    return EXIT_OK
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from tiktok_analyzer.cli.asyncapi import write_asyncapi
     from tiktok_analyzer.cli.schemas import write_schemas
@@ -327,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="status: also check the sha256 of every file the lock pins one for")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("analyzers", help="list every analyzer: group, enabled, weights state, "
+                                         "what it consumes, what it does")
+    p.add_argument("--json", action="store_true", help="one JSON object per analyzer")
+    p.set_defaults(func=cmd_analyzers)
 
     p = sub.add_parser("schemas", help="write the JSON Schemas of every event and the report")
     p.add_argument("--out", type=Path, default=Path("docs/schemas"))

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from tiktok_analyzer.shared import events
 from tiktok_analyzer.shared.report import FinalReport
 
-SCHEMAS = {
+SCHEMAS: dict[str, Any] = {
     "scraped-video": events.ScrapedVideo,
     "video-metadata": events.VideoMetadata,
     "video-accepted": events.VideoAccepted,
@@ -36,22 +36,27 @@ def write_openapi(out: Path) -> list[Path]:
 
 
 def analyzer_schemas() -> dict[str, dict[str, Any]]:
-    """Per registered analyzer: the schema of its records and of its settings."""
-    from tiktok_analyzer.audio import registry as _audio  # noqa: F401 - registers analyzers
-    from tiktok_analyzer.gpu_heavy import registry as _heavy  # noqa: F401
-    from tiktok_analyzer.gpu_light import registry as _light  # noqa: F401
-    from tiktok_analyzer.shared.analyzers import REGISTRY
+    """Per discovered analyzer: what it is, what it consumes, and the schemas of its records,
+    summary and settings."""
+    from tiktok_analyzer.shared.plugins import discover
 
     return {
         key: {
             "analyzer": key,
             "group": str(cls.group),
             "version": cls.version,
+            "description": cls.description(),
+            "enabled_by_default": cls.enabled_by_default,
+            "model_entry": cls.model_entry,
+            "inputs": cls.inputs.describe(),
             "requires": list(cls.requires),
+            "headline": list(cls.headline),
+            "hook": list(cls.hook),
             "records": cls.record_model.model_json_schema(mode="serialization"),
+            "summary": cls.summary_model.model_json_schema(mode="serialization"),
             "settings": cls.config_model.model_json_schema(mode="validation"),
         }
-        for key, cls in sorted(REGISTRY.items())
+        for key, cls in sorted(discover().items())
     }
 
 

@@ -75,11 +75,11 @@ def make_video(path: Path, *, duration_s: float = 6.0, width: int = 360, height:
             step = 1024
             for start in range(0, len(samples), step):
                 chunk = samples[start:start + step]
-                frame = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
-                frame.sample_rate = AUDIO_RATE
-                frame.pts = start
-                frame.time_base = Fraction(1, AUDIO_RATE)
-                for packet in astream.encode(frame):
+                sound = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+                sound.sample_rate = AUDIO_RATE
+                sound.pts = start
+                sound.time_base = Fraction(1, AUDIO_RATE)
+                for packet in astream.encode(sound):
                     out.mux(packet)
             for packet in astream.encode(None):
                 out.mux(packet)

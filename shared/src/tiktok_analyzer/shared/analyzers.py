@@ -1,25 +1,40 @@
-"""The analyzer plugin interface, its registry, and the runner that isolates failures.
+"""The analyzer plugin interface and the runner that isolates failures.
 
-An analyzer declares its ``key``, ``group``, ``version`` and ``batch_size``, and implements
-``load()`` (heavy imports and weights go here, never at module import) and ``process(batch)``,
-which returns time-stamped records (``t`` in seconds from the video start; see ``results``).
-Everything else has a default: an optional ``warm_up()`` and ``close()``, a pydantic config
-(``config_model``), a record type (``record_model``), and ``requires`` for analyzers derived
-from another's output on the same batch (``DerivedAnalyzer``). The runner adds what every
-analyzer needs and none should write: device choice, batching, a timeout, error isolation.
-The same analyzer objects run under Kafka and in one process.
+An analyzer is one module in its group's ``analyzers/`` package (found by ``plugins.discover``)
+that owns everything about it:
+
+* what it is: ``key``, ``group``, ``version``, a one-line description (the module docstring),
+  whether it is on by default, and the model-lock entry of its weights (``model_entry``);
+* what it consumes: ``inputs``, a ``FramePolicy`` (how often, shot starts, resolution) or an
+  ``AudioPolicy``; the sampler sends each group the union of its analyzers' needs and the
+  runner hands each analyzer only its own frames;
+* its types, as the generic parameters of ``Analyzer[Config, Input, Record, Summary]``: a
+  pydantic config whose ``kind`` tag discriminates the group's settings union, a record model,
+  a summary model;
+* its work: ``load()`` (heavy imports and weights, never at module import) and
+  ``process(batch)``, which returns time-stamped records (``t`` in seconds from the video
+  start; see ``results``); derived analyzers implement ``derive(batch, upstream)`` instead;
+* its place in the report: ``summarize(records)`` (the video-level summary), ``timeline()``
+  (events on the report's timeline), and the headline and hook metrics it fills
+  (``headline``/``hook`` name the fields, ``report_metrics()`` gives their values).
+
+The runner adds what every analyzer needs and none should write: device choice, batching, a
+timeout, error isolation. Records stay typed through the runner; ``AnalyzerOutcome.to_event``
+serialises them at the transport edge. The same analyzer objects run under Kafka and in one
+process.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from opentelemetry import trace
@@ -28,10 +43,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
 from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
 from tiktok_analyzer.shared.models import enforce_offline, resolve_device
-from tiktok_analyzer.shared.results import Record
+from tiktok_analyzer.shared.results import Record, Summary
+
+if TYPE_CHECKING:
+    from tiktok_analyzer.shared.models import ModelStore
+    from tiktok_analyzer.shared.report import TimelineEvent
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tiktok_analyzer.analyzers")
+
+
+# --- inputs -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,8 @@ class DecodedFrame:
     index: int
     t: float
     rgb: np.ndarray  # (height, width, 3) uint8
+    analyzers: frozenset[str] = frozenset()
+    """Keys of the analyzers this frame was sampled for; empty means every analyzer."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,11 @@ class FramesInput:
     video_id: str
     batch_index: int
     frames: Sequence[DecodedFrame]
+
+    def for_analyzer(self, key: str) -> FramesInput:
+        """Only the frames sampled for ``key`` (its frame policy)."""
+        mine = [f for f in self.frames if not f.analyzers or key in f.analyzers]
+        return self if len(mine) == len(self.frames) else replace(self, frames=mine)
 
 
 @dataclass(frozen=True)
@@ -79,6 +108,39 @@ class AudioInput:
 AnalyzerInput = FramesInput | AudioInput
 
 
+@dataclass(frozen=True)
+class FramePolicy:
+    """Which decoded frames an analyzer wants. ``every_s``: one frame every N seconds on a
+    fixed grid from t=0 (None: the group's default, ``TIKTOK_SAMPLING_HEAVY_INTERVAL_S`` or
+    ``1 / TIKTOK_SAMPLING_LIGHT_FPS``); ``shot_starts``: also the first frame of every shot;
+    ``max_side``: the longest side it needs (None: the group's default). A group's frames are
+    rendered at the largest side any of its analyzers asks for."""
+
+    every_s: float | None = None
+    shot_starts: bool = False
+    max_side: int | None = None
+
+    def describe(self) -> str:
+        rate = "group rate" if self.every_s is None else (
+            f"{1 / self.every_s:g} fps" if self.every_s < 1 else f"1 frame / {self.every_s:g} s")
+        side = f", {self.max_side} px" if self.max_side else ""
+        return f"frames: {rate}{' + shot starts' if self.shot_starts else ''}{side}"
+
+
+@dataclass(frozen=True)
+class AudioPolicy:
+    """Audio chunks (mono PCM, ``TIKTOK_SAMPLING_AUDIO_*``): every chunk of the video."""
+
+    def describe(self) -> str:
+        return "audio: every chunk"
+
+
+InputPolicy = FramePolicy | AudioPolicy
+
+
+# --- the plugin ---------------------------------------------------------------------------------
+
+
 class AnalyzerConfig(BaseModel):
     """Base for every analyzer's settings; subclasses add fields with defaults and a ``kind``
     tag (``Literal["<key>"]``). The fields here are the runner's, common to every analyzer."""
@@ -93,6 +155,10 @@ class AnalyzerConfig(BaseModel):
         default=None, description="Overrides the service's device (auto, cpu, cuda[:N])")
     batch_size: int | None = Field(
         default=None, ge=1, description="Overrides the analyzer's frames per call")
+    every_s: float | None = Field(
+        default=None, gt=0,
+        description="Frame analyzers: one frame every N seconds, overriding the analyzer's "
+                    "frame policy")
 
 
 @dataclass(frozen=True)
@@ -100,77 +166,149 @@ class LoadContext:
     """What ``load()`` may use: where weights live and which device to run on (already
     resolved: ``cpu`` or ``cuda[:N]``, never ``auto``)."""
 
-    model_store: Any  # tiktok_analyzer.shared.models.ModelStore; Any avoids an import cycle
+    model_store: ModelStore
     device: str
 
 
-class Analyzer(ABC):
+ConfigT = TypeVar("ConfigT", bound=AnalyzerConfig)
+InputT = TypeVar("InputT", FramesInput, AudioInput)
+RecordT = TypeVar("RecordT", bound=Record)
+SummaryT = TypeVar("SummaryT", bound=Summary)
+
+
+class Analyzer(ABC, Generic[ConfigT, InputT, RecordT, SummaryT]):
     key: ClassVar[str]
     group: ClassVar[Group]
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 8
+    inputs: ClassVar[InputPolicy]
     config_model: ClassVar[type[AnalyzerConfig]] = AnalyzerConfig
     record_model: ClassVar[type[Record]] = Record
+    summary_model: ClassVar[type[Summary]] = Summary
     requires: ClassVar[tuple[str, ...]] = ()
+    enabled_by_default: ClassVar[bool] = True
+    model_entry: ClassVar[str | None] = None
+    """The model-lock entry of its weights; None for a weight-free analyzer."""
+    headline: ClassVar[tuple[str, ...]] = ()
+    """Fields of the report's headline block (``ReportSummary``) this analyzer fills."""
+    hook: ClassVar[tuple[str, ...]] = ()
+    """Fields of the report's hook block (``HookMetrics``) this analyzer fills."""
 
-    def __init__(self, config: AnalyzerConfig | None = None) -> None:
-        self.config = config if config is not None else self.config_model()
+    def __init__(self, config: ConfigT | None = None) -> None:
+        self.config: ConfigT = (config if config is not None
+                                else self.config_model())  # type: ignore[assignment]
         self.model_id: str | None = None
         self.model_revision: str | None = None
         self.device: str = "cpu"
 
-    def load(self, context: LoadContext) -> None:  # noqa: B027 - weight-free analyzers need none
+    @classmethod
+    def description(cls) -> str:
+        """The first sentence of the analyzer module's docstring (its one-line description),
+        without the leading ````key``: ````."""
+        import sys
+
+        doc = (sys.modules[cls.__module__].__doc__ or cls.__doc__ or "").strip()
+        first = " ".join(doc.split("\n\n")[0].split())
+        return first.removeprefix(f"``{cls.key}``: ")
+
+    @classmethod
+    def frame_policy(cls, config: AnalyzerConfig) -> FramePolicy | None:
+        """The frames this analyzer wants with ``config`` (None for audio analyzers)."""
+        if not isinstance(cls.inputs, FramePolicy):
+            return None
+        return (replace(cls.inputs, every_s=config.every_s) if config.every_s is not None
+                else cls.inputs)
+
+    def load(self, context: LoadContext) -> None:
         """Load weights and heavy libraries. Raise ``WeightsMissing`` when weights are absent."""
 
-    def warm_up(self) -> None:  # noqa: B027 - optional hook
+    def warm_up(self) -> None:
         """Run once after ``load()`` so that the first real batch does not pay for lazy
         compilation or allocation (numba kernels, CUDA contexts)."""
 
     @abstractmethod
-    def process(self, batch: Any) -> Sequence[Record | dict[str, Any]]:
+    def process(self, batch: InputT) -> Sequence[RecordT]:
         """Analyze one batch and return time-stamped records."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release models and device memory."""
 
     @property
     def effective_batch_size(self) -> int:
         return self.config.batch_size or self.batch_size
 
+    # --- the report: called by the aggregator, which never calls load() ----------------------
 
-class DerivedAnalyzer(Analyzer):
+    def summarize(self, records: Sequence[RecordT]) -> SummaryT:
+        """The video-level summary from every record of the video, sorted by ``t``."""
+        return self.summary_model()  # type: ignore[return-value]
+
+    def timeline(self, summary: SummaryT, records: Sequence[RecordT]) -> list[TimelineEvent]:
+        """Events this analyzer puts on the report's timeline."""
+        return []
+
+    def report_metrics(self, summary: SummaryT, records: Sequence[RecordT],
+                       hook_window_s: float) -> dict[str, Any]:
+        """Values of the declared ``headline`` fields, and of the ``hook`` fields as
+        ``hook.<field>``. The default reads each from the summary field of the same name."""
+        return ({name: getattr(summary, name) for name in self.headline}
+                | {f"hook.{name}": getattr(summary, name) for name in self.hook})
+
+    # --- typed views of serialised records --------------------------------------------------
+
+    def parse_records(self, records: Iterable[Mapping[str, Any]]) -> list[RecordT]:
+        return [self.record_model.model_validate(r) for r in records]  # type: ignore[misc]
+
+
+class DerivedAnalyzer(Analyzer[ConfigT, InputT, RecordT, SummaryT]):
     """An analyzer built on the output of others in its group (``requires``) for the same
     batch, e.g. speech rate from the transcript. The runner orders the group so that required
-    analyzers run first and hands their runs over; a required analyzer that is not enabled,
-    skipped or failed is simply absent from ``upstream`` or not ``ok`` there, and the derived
-    analyzer decides what it can still report."""
+    analyzers run first and hands their outcomes over; a required analyzer that is not
+    enabled, skipped or failed is absent from ``upstream`` or not ``ok`` there, and the
+    derived analyzer decides what it can still report."""
 
     @abstractmethod
-    def derive(self, batch: Any, upstream: Mapping[str, AnalyzerRun]
-               ) -> Sequence[Record | dict[str, Any]]:
-        """Analyze one batch given the required analyzers' runs on it."""
+    def derive(self, batch: InputT, upstream: Mapping[str, AnalyzerOutcome]
+               ) -> Sequence[RecordT]:
+        """Analyze one batch given the required analyzers' outcomes on it."""
 
-    def process(self, batch: Any) -> Sequence[Record | dict[str, Any]]:
+    def process(self, batch: InputT) -> Sequence[RecordT]:
         return self.derive(batch, {})
 
 
-REGISTRY: dict[str, type[Analyzer]] = {}
+AnyAnalyzer = Analyzer[Any, Any, Any, Any]
 
 
-def register(cls: type[Analyzer]) -> type[Analyzer]:
-    if cls.key in REGISTRY and REGISTRY[cls.key] is not cls:
-        raise ConfigError(f"two analyzers claim the key {cls.key!r}")
-    REGISTRY[cls.key] = cls
-    return cls
+# --- outcomes -----------------------------------------------------------------------------------
 
 
-def dependency_order(analyzers: Sequence[Analyzer]) -> list[Analyzer]:
+@dataclass(frozen=True)
+class AnalyzerOutcome:
+    """One analyzer's output on one batch, records typed; ``to_event`` is the wire form."""
+
+    analyzer: str
+    version: str
+    status: AnalyzerStatus
+    elapsed_s: float
+    model_id: str | None = None
+    model_revision: str | None = None
+    reason: str | None = None
+    records: Sequence[Record] = field(default_factory=list)
+
+    def to_event(self) -> AnalyzerRun:
+        return AnalyzerRun(
+            analyzer=self.analyzer, version=self.version, model_id=self.model_id,
+            model_revision=self.model_revision, status=self.status, reason=self.reason,
+            elapsed_s=self.elapsed_s, records=[r.model_dump(mode="json") for r in self.records])
+
+
+def dependency_order(analyzers: Sequence[AnyAnalyzer]) -> list[AnyAnalyzer]:
     """Analyzers ordered so that each runs after those it requires (stable otherwise)."""
     by_key = {a.key: a for a in analyzers}
-    ordered: list[Analyzer] = []
+    ordered: list[AnyAnalyzer] = []
     visiting: set[str] = set()
 
-    def visit(analyzer: Analyzer) -> None:
+    def visit(analyzer: AnyAnalyzer) -> None:
         if analyzer in ordered:
             return
         if analyzer.key in visiting:
@@ -195,6 +333,9 @@ def split_batch(batch: AnalyzerInput, size: int) -> list[AnalyzerInput]:
     return [batch]
 
 
+_T = TypeVar("_T")
+
+
 class _Worker:
     """One analyzer's own thread. Python cannot stop a thread, so a call that overruns its
     timeout is left to finish; until it does, the analyzer's next batches fail at once with
@@ -208,7 +349,7 @@ class _Worker:
     def stuck(self) -> bool:
         return self._overrun is not None and not self._overrun.done()
 
-    def call(self, fn: Any, timeout_s: float) -> Any:
+    def call(self, fn: Callable[[], _T], timeout_s: float) -> _T:
         if self.stuck:
             raise TimeoutError("still busy with an earlier batch that overran its timeout")
         self._overrun = None
@@ -226,7 +367,8 @@ class _Worker:
 class GroupRunner:
     """Runs one group's analyzers on each batch; one analyzer failing never stops the others."""
 
-    def __init__(self, group: Group, analyzers: Iterable[Analyzer], context: LoadContext) -> None:
+    def __init__(self, group: Group, analyzers: Iterable[AnyAnalyzer],
+                 context: LoadContext) -> None:
         self.group = group
         self.analyzers = dependency_order(list(analyzers))
         for analyzer in self.analyzers:
@@ -271,30 +413,33 @@ class GroupRunner:
                          time.perf_counter() - started)
         self.loaded = True
 
-    def run(self, batch: AnalyzerInput) -> list[AnalyzerRun]:
-        runs: dict[str, AnalyzerRun] = {}
+    def run(self, batch: AnalyzerInput) -> list[AnalyzerOutcome]:
+        outcomes: dict[str, AnalyzerOutcome] = {}
         for analyzer in self.analyzers:
-            runs[analyzer.key] = self._run_one(analyzer, batch, runs)
-        return list(runs.values())
+            outcomes[analyzer.key] = self._run_one(analyzer, batch, outcomes)
+        return list(outcomes.values())
 
-    def _run_one(self, analyzer: Analyzer, batch: AnalyzerInput,
-                 earlier: Mapping[str, AnalyzerRun]) -> AnalyzerRun:
-        common: dict[str, Any] = {
-            "analyzer": analyzer.key,
-            "version": analyzer.version,
-            "model_id": analyzer.model_id,
-            "model_revision": analyzer.model_revision,
-        }
+    def _run_one(self, analyzer: AnyAnalyzer, batch: AnalyzerInput,
+                 earlier: Mapping[str, AnalyzerOutcome]) -> AnalyzerOutcome:
+        def outcome(status: AnalyzerStatus, elapsed_s: float, reason: str | None = None,
+                    records: Sequence[Record] = ()) -> AnalyzerOutcome:
+            return AnalyzerOutcome(
+                analyzer=analyzer.key, version=analyzer.version, model_id=analyzer.model_id,
+                model_revision=analyzer.model_revision, status=status, reason=reason,
+                elapsed_s=elapsed_s, records=list(records))
+
         if analyzer.key in self._unavailable:
             status, reason = self._unavailable[analyzer.key]
-            return AnalyzerRun(**common, status=status, reason=reason, elapsed_s=0.0)
+            return outcome(status, 0.0, reason)
+        work: Callable[[Any], Sequence[Record]]
         if isinstance(analyzer, DerivedAnalyzer):
             upstream = {key: earlier[key] for key in analyzer.requires if key in earlier}
 
-            def work(part: AnalyzerInput) -> Sequence[Any]:
+            def work(part: Any) -> Sequence[Record]:
                 return analyzer.derive(part, upstream)
         else:
             work = analyzer.process
+        mine = batch.for_analyzer(analyzer.key) if isinstance(batch, FramesInput) else batch
         started = time.perf_counter()
         with tracer.start_as_current_span(
                 f"analyze {analyzer.key}",
@@ -302,28 +447,20 @@ class GroupRunner:
                             "analyzer.device": analyzer.device,
                             "batch.index": batch.batch_index}) as span:
             try:
-                records: list[dict[str, Any]] = []
-                for part in split_batch(batch, analyzer.effective_batch_size):
-                    output = self._workers[analyzer.key].call(
-                        lambda part=part: work(part), analyzer.config.timeout_s)
-                    records.extend(normalise(analyzer.record_model, output))
+                records: list[Record] = []
+                if not (isinstance(mine, FramesInput) and not mine.frames):
+                    for part in split_batch(mine, analyzer.effective_batch_size):
+                        output = self._workers[analyzer.key].call(
+                            functools.partial(work, part), analyzer.config.timeout_s)
+                        records.extend(check_records(analyzer.record_model, output))
             except Exception as exc:
                 span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
                 log.log(logging.WARNING if isinstance(exc, TimeoutError) else logging.ERROR,
                         "analyzer %s failed on %s batch %d: %s", analyzer.key, batch.video_id,
                         batch.batch_index, exc, exc_info=not isinstance(exc, TimeoutError))
-                return AnalyzerRun(
-                    **common,
-                    status=AnalyzerStatus.FAILED,
-                    reason=f"{type(exc).__name__}: {exc}",
-                    elapsed_s=time.perf_counter() - started,
-                )
-        return AnalyzerRun(
-            **common,
-            status=AnalyzerStatus.OK,
-            elapsed_s=time.perf_counter() - started,
-            records=records,
-        )
+                return outcome(AnalyzerStatus.FAILED, time.perf_counter() - started,
+                               f"{type(exc).__name__}: {exc}")
+        return outcome(AnalyzerStatus.OK, time.perf_counter() - started, records=records)
 
     def close(self) -> None:
         for analyzer in self.analyzers:
@@ -335,29 +472,32 @@ class GroupRunner:
             worker.close()
 
 
-def normalise(model: type[Record], output: Iterable[Record | dict[str, Any]]
-              ) -> list[dict[str, Any]]:
-    """Records as JSON-ready dicts, each checked against the analyzer's record type."""
-    records = []
+def check_records(model: type[Record], output: Iterable[Record]) -> list[Record]:
+    """Each record checked against the analyzer's record type (re-validated, so a record built
+    with ``model_construct`` or of another type cannot slip through)."""
+    records: list[Record] = []
     for item in output:
         try:
-            record = item if isinstance(item, model) else model.model_validate(
+            record = item if type(item) is model else model.model_validate(
                 item.model_dump() if isinstance(item, BaseModel) else item)
         except ValidationError as exc:
             raise ValueError(f"record does not match {model.__name__}: {exc}") from exc
-        records.append(record.model_dump(mode="json"))
+        records.append(record)
     return records
 
 
 def build_analyzers(keys: Sequence[str], configs: Mapping[str, Mapping[str, Any]] | None = None
-                    ) -> list[Analyzer]:
-    """Instantiate registered analyzers by key, validating each one's settings."""
+                    ) -> list[AnyAnalyzer]:
+    """Instantiate discovered analyzers by key, validating each one's settings."""
+    from tiktok_analyzer.shared.plugins import discover
+
+    known = discover()
     configs = configs or {}
-    analyzers = []
+    analyzers: list[AnyAnalyzer] = []
     for key in keys:
-        if key not in REGISTRY:
-            raise ConfigError(f"unknown analyzer {key!r}; known: {sorted(REGISTRY)}")
-        cls = REGISTRY[key]
+        if key not in known:
+            raise ConfigError(f"unknown analyzer {key!r}; known: {sorted(known)}")
+        cls = known[key]
         try:
             config = cls.config_model.model_validate(dict(configs.get(key, {})))
         except ValidationError as exc:
@@ -366,7 +506,7 @@ def build_analyzers(keys: Sequence[str], configs: Mapping[str, Mapping[str, Any]
     return analyzers
 
 
-def make_runner(group: Group, keys: Sequence[str], model_store: Any, device: str,
+def make_runner(group: Group, keys: Sequence[str], model_store: ModelStore, device: str,
                 configs: Mapping[str, Mapping[str, Any]] | None = None) -> GroupRunner:
     enforce_offline()
     runner = GroupRunner(group, build_analyzers(keys, configs),

@@ -29,7 +29,8 @@ def to_input(event: FrameBatch | AudioChunk, store: BlobStore | None) -> FramesI
         return FramesInput(
             video_id=event.video_id,
             batch_index=event.batch_index,
-            frames=[DecodedFrame(f.index, f.t, decode_jpeg(unpack(f.jpeg, store)))
+            frames=[DecodedFrame(f.index, f.t, decode_jpeg(unpack(f.jpeg, store)),
+                                 frozenset(f.analyzers))
                     for f in event.frames],
         )
     pcm = np.frombuffer(unpack(event.pcm_s16le, store), dtype="<i2")
@@ -47,6 +48,7 @@ def analyze_batch(runner: GroupRunner, event: FrameBatch | AudioChunk,
                   store: BlobStore | None) -> PartialResult:
     if event.group is not runner.group:
         raise ValueError(f"{event.group} batch sent to the {runner.group} runner")
-    runs = runner.run(to_input(event, store))
+    # The transport edge: typed outcomes become the wire event here and nowhere else.
+    outcomes = runner.run(to_input(event, store))
     return PartialResult(video_id=event.video_id, group=event.group,
-                         batch_index=event.batch_index, runs=runs)
+                         batch_index=event.batch_index, runs=[o.to_event() for o in outcomes])

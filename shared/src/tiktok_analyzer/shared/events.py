@@ -177,8 +177,12 @@ class SampledFrame(Model):
     jpeg: Blob
     reason: Literal["interval", "shot_start"] = Field(
         default="interval",
-        description="Why the frame was sampled: the group's fixed interval, or the first frame "
-                    "of a shot (gpu_heavy only; a frame that is both says shot_start)")
+        description="Why the frame was sampled: an analyzer's fixed interval, or the first "
+                    "frame of a shot (a frame that is both says shot_start)")
+    analyzers: list[str] = Field(
+        default_factory=list,
+        description="Keys of the group's analyzers whose frame policy picked this frame; each "
+                    "analyzer sees only its own frames (empty: every analyzer of the group)")
 
 
 class FrameBatch(Model):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from tiktok_analyzer.shared.events import (
     AnalyzerStatus,
@@ -17,6 +17,7 @@ from tiktok_analyzer.shared.events import (
     UpstreamInfo,
     utc_now,
 )
+from tiktok_analyzer.shared.results import Record, Summary
 
 REPORT_SUFFIX = ".report.json"
 """A report stored next to its video in the upload bucket is ``<video key>`` + this suffix;
@@ -43,10 +44,14 @@ class AnalyzerSection(Model):
     reason: str | None = None
     batches: int = Field(description="Batches this analyzer reported on")
     elapsed_s: float = Field(description="Inference time summed over batches")
-    summary: dict[str, Any] = Field(default_factory=dict, description="Video-level result")
-    records: list[dict[str, Any]] = Field(
-        default_factory=list, description="Time-stamped per-frame or per-chunk results (key t)"
-    )
+    summary: SerializeAsAny[Summary] = Field(
+        default_factory=Summary,
+        description="Video-level result: the analyzer's summary type "
+                    "(docs/schemas/analyzers/<key>.json)")
+    records: list[SerializeAsAny[Record]] = Field(
+        default_factory=list,
+        description="Time-stamped per-frame or per-chunk results (key t): the analyzer's record "
+                    "type (docs/schemas/analyzers/<key>.json)")
 
 
 class TimelineEvent(Model):

@@ -1,4 +1,4 @@
-"""Canonical record types that analyzers return, one per kind of output.
+"""Canonical record and summary types that analyzers return, one per kind of output.
 
 Every record is stamped in seconds from the start of the video (``t``; spans also ``end_t``),
 never relative to a batch or an audio chunk, so the aggregator can lay all analyzers on one
@@ -8,6 +8,9 @@ record against it, so a malformed record becomes a ``failed`` run instead of a b
 
 from __future__ import annotations
 
+import itertools
+import statistics
+from collections.abc import Iterable, Sequence
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -44,6 +47,18 @@ class SpanRecord(StrictRecord):
         return self.end_t - self.t
 
 
+class Summary(BaseModel):
+    """Base of every analyzer's video-level summary. As with ``Record``, extra fields are
+    kept so that a report read back without the analyzer's plugin keeps its summary whole;
+    declared summary types forbid unknown fields (``StrictSummary``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class StrictSummary(Summary):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class LabelScore(BaseModel):
     """A class label and the model's score for it (0..1)."""
 
@@ -68,3 +83,21 @@ class FrameDetections(StrictRecord):
     """The detections on one sampled frame."""
 
     detections: list[Detection]
+
+
+# --- helpers the summaries share ----------------------------------------------------------------
+
+
+def mean_of(values: Iterable[float | None], digits: int = 4) -> float | None:
+    """The mean of the values that are not None, rounded; None when there are none."""
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), digits) if present else None
+
+
+def frame_durations(times: Sequence[float]) -> list[float]:
+    """How long each sampled frame stands for: the gap to the next sample (the last one gets
+    the median gap)."""
+    if not times:
+        return []
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    return [*gaps, statistics.median(gaps) if gaps else 0.0]

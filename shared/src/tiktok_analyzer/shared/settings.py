@@ -178,6 +178,14 @@ class ObservabilitySettings(_Base):
         return self.port if self.port is not None else OBS_PORTS[service]
 
 
+def _enabled_by_default(group: str) -> list[str]:
+    # Imported here: discovery imports the analyzer plugins, which import this module.
+    from tiktok_analyzer.shared.events import Group
+    from tiktok_analyzer.shared.plugins import enabled_by_default
+
+    return enabled_by_default(Group(group))
+
+
 class PipelineSettings(_Base):
     """Which analyzers each group runs, and their settings. Sampler and consumer services read
     the same variables, so the manifest's expectations and the services' work agree.
@@ -188,11 +196,15 @@ class PipelineSettings(_Base):
 
     model_config = SettingsConfigDict(env_prefix="TIKTOK_ANALYZERS_", frozen=True, extra="ignore")
 
-    gpu_heavy: list[str] = Field(default_factory=lambda: ["objects"])
-    gpu_light: list[str] = Field(default_factory=lambda: ["color", "quality"])
-    audio: list[str] = Field(default_factory=lambda: [
-        "transcript", "speech_rate", "pitch", "audio_features", "speech_emotion",
-        "audio_events"])
+    gpu_heavy: list[str] = Field(
+        default_factory=lambda: _enabled_by_default("gpu_heavy"),
+        description="Default: every gpu_heavy analyzer that is enabled by default")
+    gpu_light: list[str] = Field(
+        default_factory=lambda: _enabled_by_default("gpu_light"),
+        description="Default: every gpu_light analyzer that is enabled by default")
+    audio: list[str] = Field(
+        default_factory=lambda: _enabled_by_default("audio"),
+        description="Default: every audio analyzer that is enabled by default")
     settings: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description='e.g. {"pitch": {"fmax_hz": 600}}')
     settings_file: Path | None = Field(

@@ -1,103 +1,94 @@
 """The report's summary block: short-form headline metrics from whichever analyzers ran.
 
-Each metric names where it comes from: the sampler's manifest (shots), or one analyzer's
-video-level summary (``SOURCES``). A metric whose source did not run, or failed, is null, and
-``unavailable`` says what it needs, so a consumer can tell "none" from "not measured".
+The aggregator names no analyzer here. The sampler's manifest gives the shot metrics; every
+other field of ``ReportSummary`` and ``HookMetrics`` is filled by the analyzer that declares
+it (its ``headline`` / ``hook``, values from its ``report_metrics``). A metric whose analyzer
+did not run, or failed, is null, and ``unavailable`` says what it needs, so a consumer can
+tell "none" from "not measured".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from tiktok_analyzer.shared.analyzers import AnyAnalyzer
 from tiktok_analyzer.shared.events import AnalyzerStatus, SamplingManifest
+from tiktok_analyzer.shared.plugins import provider_of
 from tiktok_analyzer.shared.report import AnalyzerSection, HookMetrics, ReportSummary
 
 HOOK_WINDOW_S = 3.0
 
-# metric -> (analyzer, key of that analyzer's video-level summary). Analyzers that are added
-# later fill a metric by providing that key.
-SOURCES: dict[str, tuple[str, str]] = {
-    "speech_ratio": ("audio_events", "speech_ratio"),
-    "text_screen_share": ("ocr", "screen_share"),
-    "face_screen_time_s": ("faces", "screen_time_s"),
-    "transcript_text": ("transcript", "text"),
-    "top_objects": ("objects", "top_objects"),
-    "tempo_bpm": ("audio_features", "tempo_bpm"),
-    "loudness_lufs": ("audio_features", "loudness_lufs"),
-    "sharpness_mean": ("quality", "sharpness_mean"),
-}
-HOOK_SOURCES: dict[str, tuple[str, str]] = {
-    "first_word_s": ("transcript", "first_word_s"),
-    "first_text_s": ("ocr", "first_seen_s"),
-    "first_face_s": ("faces", "first_seen_s"),
-}
+# Fields the aggregator fills itself (from the manifest), not an analyzer.
+_OWN_SUMMARY_FIELDS = frozenset({"duration_s", "shots", "cuts_per_minute", "average_shot_s",
+                                 "hook", "unavailable"})
+_OWN_HOOK_FIELDS = frozenset({"window_s", "cuts", "first_cut_s"})
 
 
-def _ok(sections: dict[str, AnalyzerSection], key: str) -> AnalyzerSection | None:
-    section = sections.get(key)
-    return section if section is not None and section.status is AnalyzerStatus.OK else None
+@dataclass(frozen=True)
+class AnalyzedSection:
+    """A report section with the plugin that built it (None when no plugin is installed)."""
+
+    section: AnalyzerSection
+    plugin: AnyAnalyzer | None
 
 
-def _why(sections: dict[str, AnalyzerSection], key: str) -> str:
-    section = sections.get(key)
-    if section is None:
+def _why(sections: Mapping[str, AnalyzedSection], key: str | None, field: str) -> str:
+    if key is None:
+        return f"no installed analyzer provides {field}"
+    held = sections.get(key)
+    if held is None:
         return f"needs analyzer {key} (not enabled)"
+    section = held.section
     return f"analyzer {key} {section.status}" + (f": {section.reason}" if section.reason else "")
 
 
-def _mean_in_window(section: AnalyzerSection | None, field: str) -> float | None:
-    if section is None:
-        return None
-    values = [r[field] for r in section.records
-              if r.get("t", 0.0) < HOOK_WINDOW_S and r.get(field) is not None]
-    return round(sum(values) / len(values), 4) if values else None
-
-
-def _hook(manifest: SamplingManifest, sections: dict[str, AnalyzerSection],
-          unavailable: dict[str, str]) -> HookMetrics:
-    cuts = [t for t in manifest.shot_starts_s if 0 < t < HOOK_WINDOW_S]
-    audio, color, objects = (_ok(sections, k) for k in ("audio_features", "color", "objects"))
-    hook: dict[str, Any] = {
-        "window_s": HOOK_WINDOW_S,
-        "cuts": len(cuts) if manifest.media.width else None,
-        "first_cut_s": next((t for t in manifest.shot_starts_s if t > 0), None),
-        "beats": (sum(1 for b in audio.summary.get("beats", []) if b < HOOK_WINDOW_S)
-                  if audio else None),
-        "brightness": _mean_in_window(color, "brightness"),
-        "colorfulness": _mean_in_window(color, "colorfulness"),
-        "objects": (sorted({d["label"] for r in objects.records if r["t"] < HOOK_WINDOW_S
-                            for d in r.get("detections", [])}) if objects else None),
-    }
-    for metric, (analyzer, key) in HOOK_SOURCES.items():
-        section = _ok(sections, analyzer)
-        hook[metric] = section.summary.get(key) if section else None
-        if section is None:
-            unavailable[f"hook.{metric}"] = _why(sections, analyzer)
-    return HookMetrics(**hook)
+def _metrics(sections: Mapping[str, AnalyzedSection]) -> dict[str, dict[str, Any]]:
+    """Each ok analyzer's declared metrics, by analyzer key."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, held in sections.items():
+        if held.plugin is None or held.section.status is not AnalyzerStatus.OK:
+            continue
+        out[key] = held.plugin.report_metrics(held.section.summary, held.section.records,
+                                              HOOK_WINDOW_S)
+    return out
 
 
 def build_summary(manifest: SamplingManifest,
-                  sections: dict[str, AnalyzerSection]) -> ReportSummary:
+                  sections: Mapping[str, AnalyzedSection]) -> ReportSummary:
     unavailable: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for metric, (analyzer, key) in SOURCES.items():
-        section = _ok(sections, analyzer)
-        values[metric] = section.summary.get(key) if section else None
-        if section is None:
-            unavailable[metric] = _why(sections, analyzer)
-    color = _ok(sections, "color")
-    values["dominant_colors"] = ([c["hex"] for c in color.summary["dominant_colors"][:3]]
-                                 if color else None)
-    if color is None:
-        unavailable["dominant_colors"] = _why(sections, "color")
+    metrics = _metrics(sections)
+
+    def fill(block: str, names: list[str], prefix: str) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in names:
+            key = provider_of(block, name)
+            if key is not None and key in metrics:
+                values[name] = metrics[key].get(f"{prefix}{name}")
+            else:
+                values[name] = None
+                unavailable[f"{prefix}{name}"] = _why(sections, key, name)
+        return values
+
+    headline = fill("headline", [f for f in ReportSummary.model_fields
+                                 if f not in _OWN_SUMMARY_FIELDS], "")
+    hook_values = fill("hook", [f for f in HookMetrics.model_fields
+                                if f not in _OWN_HOOK_FIELDS], "hook.")
+
+    cuts = [t for t in manifest.shot_starts_s if 0 < t < HOOK_WINDOW_S]
+    hook = HookMetrics(window_s=HOOK_WINDOW_S,
+                       cuts=len(cuts) if manifest.media.width else None,
+                       first_cut_s=next((t for t in manifest.shot_starts_s if t > 0), None),
+                       **hook_values)
 
     duration = manifest.decoded_duration_s or manifest.media.duration_s
+    shots: dict[str, Any] = {}
     if manifest.media.width and manifest.shot_starts_s and duration:
-        shots = len(manifest.shot_starts_s)
-        values |= {"shots": shots, "average_shot_s": round(duration / shots, 3),
-                   "cuts_per_minute": round((shots - 1) / duration * 60, 2)}
+        count = len(manifest.shot_starts_s)
+        shots = {"shots": count, "average_shot_s": round(duration / count, 3),
+                 "cuts_per_minute": round((count - 1) / duration * 60, 2)}
     else:
         unavailable["cuts_per_minute"] = "needs a video stream"
-    return ReportSummary(duration_s=round(duration, 3) if duration else None,
-                         hook=_hook(manifest, sections, unavailable),
-                         unavailable=unavailable, **values)
+    return ReportSummary(duration_s=round(duration, 3) if duration else None, hook=hook,
+                         unavailable=unavailable, **headline, **shots)

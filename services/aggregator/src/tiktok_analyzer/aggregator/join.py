@@ -8,11 +8,13 @@ counts nothing twice.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from tiktok_analyzer.aggregator.headline import build_summary
+from tiktok_analyzer.aggregator.headline import AnalyzedSection, build_summary
+from tiktok_analyzer.shared.analyzers import AnyAnalyzer
 from tiktok_analyzer.shared.events import (
     AnalyzerRun,
     AnalyzerStatus,
@@ -24,13 +26,16 @@ from tiktok_analyzer.shared.events import (
     VideoMetadata,
     VideoRejected,
 )
+from tiktok_analyzer.shared.plugins import discover
 from tiktok_analyzer.shared.report import (
     AnalyzerSection,
     FinalReport,
     ReportStatus,
     TimelineEvent,
 )
-from tiktok_analyzer.shared.summaries import summarize
+from tiktok_analyzer.shared.results import Record, Summary
+
+log = logging.getLogger(__name__)
 
 AggregatorEvent = (VideoAccepted | SamplingManifest | PartialResult | VideoRejected
                    | VideoMetadata)
@@ -127,7 +132,7 @@ class Aggregator:
 
     def _report(self, video_id: str, state: _VideoState) -> FinalReport | None:
         version = state.reported_version + 1
-        update = {"upstream": state.upstream, "report_version": version}
+        update: dict[str, object] = {"upstream": state.upstream, "report_version": version}
         if state.manifest is not None:
             report = build_report(state.manifest, state.partials)
         elif state.accepted is not None:
@@ -160,13 +165,27 @@ def rejected_report(event: VideoRejected) -> FinalReport:
                        reason=event.reason, source=event.source)
 
 
+def report_plugin(key: str) -> AnyAnalyzer | None:
+    """The analyzer's plugin, for its record and summary types and its report methods (never
+    loaded: the aggregator has no weights). None when it is not installed here."""
+    cls = discover().get(key)
+    return cls() if cls is not None else None
+
+
+def _records(plugin: AnyAnalyzer | None, runs: list[AnalyzerRun]) -> list[Record]:
+    raw = sorted((rec for r in runs for rec in r.records), key=lambda rec: rec.get("t", 0.0))
+    if plugin is None:
+        return [Record.model_validate(rec) for rec in raw]
+    return plugin.parse_records(raw)
+
+
 def _section(key: str, group: Group, runs: list[AnalyzerRun], skip_reason: str | None
-             ) -> AnalyzerSection:
+             ) -> AnalyzedSection:
+    plugin = report_plugin(key)
     if not runs:
-        return AnalyzerSection(analyzer=key, group=group, version=None,
-                               status=AnalyzerStatus.SKIPPED,
-                               reason=skip_reason or "no result received", batches=0,
-                               elapsed_s=0.0)
+        return AnalyzedSection(AnalyzerSection(
+            analyzer=key, group=group, version=None, status=AnalyzerStatus.SKIPPED,
+            reason=skip_reason or "no result received", batches=0, elapsed_s=0.0), plugin)
     failed = [r for r in runs if r.status is AnalyzerStatus.FAILED]
     ok = [r for r in runs if r.status is AnalyzerStatus.OK]
     if ok:
@@ -177,18 +196,29 @@ def _section(key: str, group: Group, runs: list[AnalyzerRun], skip_reason: str |
         status, reason = AnalyzerStatus.FAILED, failed[0].reason
     else:
         status, reason = AnalyzerStatus.SKIPPED, runs[0].reason
-    records = sorted((rec for r in ok for rec in r.records), key=lambda rec: rec.get("t", 0.0))
-    return AnalyzerSection(
+    records: list[Record] = []
+    summary: Summary | None = None
+    try:
+        records = _records(plugin, ok)
+        if ok and plugin is not None:
+            summary = plugin.summarize(records)
+    except Exception as exc:
+        # Records another version of the analyzer wrote, or a summary bug: this analyzer's
+        # section fails with the reason; the report and every other section go on.
+        log.exception("analyzer %s: records or summary failed", key)
+        status, reason, records = (AnalyzerStatus.FAILED,
+                                   f"report: {type(exc).__name__}: {exc}"[:2000], [])
+    section = AnalyzerSection(
         analyzer=key, group=group, version=runs[0].version, model_id=runs[0].model_id,
         model_revision=runs[0].model_revision, status=status, reason=reason, batches=len(runs),
-        elapsed_s=round(sum(r.elapsed_s for r in runs), 4),
-        summary=summarize(key, records) if ok else {}, records=records,
-    )
+        elapsed_s=round(sum(r.elapsed_s for r in runs), 4), records=records,
+        summary=summary if summary is not None else Summary())
+    return AnalyzedSection(section, plugin)
 
 
 def build_report(manifest: SamplingManifest,
                  partials: dict[tuple[Group, int], PartialResult]) -> FinalReport:
-    sections: dict[str, AnalyzerSection] = {}
+    sections: dict[str, AnalyzedSection] = {}
     for group, plan in manifest.groups.items():
         runs_by_key: dict[str, list[AnalyzerRun]] = {key: [] for key in plan.analyzers}
         for (g, _), partial in sorted(partials.items(), key=lambda kv: kv[0][1]):
@@ -199,23 +229,19 @@ def build_report(manifest: SamplingManifest,
             sections[key] = _section(key, group, runs, plan.skip_reason)
     return FinalReport(
         video_id=manifest.video_id, status=ReportStatus.COMPLETE, source=manifest.source,
-        failed=sorted(k for k, s in sections.items() if s.status is AnalyzerStatus.FAILED),
-        media=manifest.media, warnings=manifest.warnings, analyzers=sections,
+        failed=sorted(k for k, s in sections.items()
+                      if s.section.status is AnalyzerStatus.FAILED),
+        media=manifest.media, warnings=manifest.warnings,
+        analyzers={k: s.section for k, s in sections.items()},
         timeline=_timeline(manifest, sections), summary=build_summary(manifest, sections),
     )
 
 
 def _timeline(manifest: SamplingManifest,
-              sections: dict[str, AnalyzerSection]) -> list[TimelineEvent]:
+              sections: dict[str, AnalyzedSection]) -> list[TimelineEvent]:
     events = [TimelineEvent(t=t, analyzer="sampler", label="shot start")
               for t in manifest.shot_starts_s if t > 0]
-    objects = sections.get("objects")
-    if objects and objects.status is AnalyzerStatus.OK:
-        for label, info in objects.summary.get("classes", {}).items():
-            events.append(TimelineEvent(t=info["first_seen_s"], analyzer="objects",
-                                        label=f"first {label}"))
-    audio = sections.get("audio_features")
-    if audio and audio.status is AnalyzerStatus.OK and audio.summary.get("beats"):
-        events.append(TimelineEvent(t=audio.summary["beats"][0], analyzer="audio_features",
-                                    label="first beat"))
+    for held in sections.values():
+        if held.plugin is not None and held.section.status is AnalyzerStatus.OK:
+            events += held.plugin.timeline(held.section.summary, held.section.records)
     return sorted(events, key=lambda e: e.t)

@@ -1,6 +1,5 @@
 """The audio service: consumes its group's batches, publishes partial results."""
 
-from tiktok_analyzer.audio import registry  # noqa: F401 - registers this group's analyzers
 from tiktok_analyzer.shared.events import Group
 from tiktok_analyzer.shared.service import consumer_app, run
 

@@ -45,12 +45,13 @@ def _cells(plane: np.ndarray, grid: int) -> np.ndarray:
         sy, sx = height // n, width // n
         sub = plane[sy // 2: sy // 2 + sy * n: sy, sx // 2: sx // 2 + sx * n: sx]
     rows, cols = _POOLS[grid]
-    return rows @ sub.astype(np.float32) @ cols
+    pooled: np.ndarray = rows @ sub.astype(np.float32) @ cols
+    return pooled
 
 
 def _plane_array(plane: Any, dtype: type) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
-    raw = np.frombuffer(plane, dtype=dtype)
+    raw: np.ndarray = np.frombuffer(plane, dtype=dtype)
     return raw.reshape(plane.height, plane.line_size // itemsize)[:, : plane.width]
 
 

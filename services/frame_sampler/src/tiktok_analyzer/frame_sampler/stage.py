@@ -6,10 +6,13 @@ as it comes, and the one-process mode hands each one straight to the analyzers.
 
 The sampling policy (``SamplingSettings``):
 
-* gpu_heavy: one frame every ``heavy_interval_s`` on a fixed grid from t=0, plus the first frame
-  of every shot (``shots.py``) when ``heavy_shot_starts``; a frame that is both is sent once,
-  as ``shot_start``. The first frame is a shot start.
-* gpu_light: ``light_fps`` frames per second on a fixed grid from t=0.
+* Each frame analyzer declares a frame policy (``FramePolicy``): one frame every ``every_s``
+  on a fixed grid from t=0 (default: the group's, ``heavy_interval_s`` for gpu_heavy and
+  ``1 / light_fps`` for gpu_light), and optionally the first frame of every shot
+  (``shots.py``, when ``heavy_shot_starts``). A group's frames are the union of its analyzers'
+  policies, each frame tagged with the analyzers that wanted it (the runner hands each
+  analyzer only its own); a frame that is both on a grid and a shot start is sent once, as
+  ``shot_start``. The first frame is a shot start.
 * Every frame is upright with square pixels (``geometry.py``), its longer side at most the
   group's ``*_max_side``, as JPEG.
 * audio: mono 16-bit PCM at ``audio_sample_rate`` in chunks of ``audio_chunk_s`` that overlap by
@@ -47,6 +50,7 @@ from tiktok_analyzer.shared.events import (
     SamplingManifest,
     VideoAccepted,
 )
+from tiktok_analyzer.shared.plugins import frame_policies
 from tiktok_analyzer.shared.settings import PipelineSettings, SamplingSettings
 
 SamplerEvent = FrameBatch | AudioChunk | SamplingManifest
@@ -73,25 +77,54 @@ class _Picked:
     t: float
     size: tuple[int, int]
     reason: Reason
+    analyzers: tuple[str, ...]
     jpegs: Future[Jpegs]
 
 
 @dataclass
-class _FrameGroup:
-    group: Group
+class _Grid:
+    """One analyzer's frame policy: a fixed grid of ``every_s`` from t=0, and shot starts."""
+
+    key: str
     every_s: float
-    max_side: int
-    batch_size: int
+    shot_starts: bool
     next_t: float = 0.0
-    pending: list[_Picked] = field(default_factory=list)
-    emitted: int = 0
 
     def due(self, t: float) -> bool:
-        """Whether ``t`` reaches the group's next grid time; if so, move past it."""
+        """Whether ``t`` reaches the grid's next time; if so, move past it."""
         if t + 1e-6 < self.next_t:
             return False
         self.next_t += self.every_s * max(1, int((t - self.next_t) // self.every_s) + 1)
         return True
+
+
+@dataclass
+class _FrameGroup:
+    """One group's frames: the union of its analyzers' grids, each frame tagged with the
+    analyzers that wanted it."""
+
+    group: Group
+    grids: list[_Grid]
+    max_side: int
+    batch_size: int
+    pending: list[_Picked] = field(default_factory=list)
+    emitted: int = 0
+
+    def pick(self, t: float, shot_start: bool) -> tuple[tuple[str, ...], Reason]:
+        """The analyzers that want the frame at ``t`` (every grid advances), and why."""
+        by_grid = [g.key for g in self.grids if g.due(t)]
+        by_shot = [g.key for g in self.grids if shot_start and g.shot_starts]
+        keys = tuple(k for k in (g.key for g in self.grids) if k in by_grid or k in by_shot)
+        return keys, ("shot_start" if by_shot else "interval")
+
+
+def _frame_group(group: Group, pipeline: PipelineSettings, default_every_s: float,
+                 default_side: int, batch_size: int) -> _FrameGroup:
+    policies = frame_policies(pipeline.for_group(group), pipeline.settings_for_group(group))
+    grids = [_Grid(key, policy.every_s or default_every_s, policy.shot_starts)
+             for key, policy in policies.items()]
+    side = max((p.max_side or default_side for p in policies.values()), default=default_side)
+    return _FrameGroup(group, grids, side, batch_size)
 
 
 class _Renderer:
@@ -133,14 +166,14 @@ class _Renderer:
 
 class _Sampler:
     def __init__(self, accepted: VideoAccepted, settings: SamplingSettings,
-                 packer: PayloadPacker) -> None:
+                 pipeline: PipelineSettings, packer: PayloadPacker) -> None:
         self.accepted = accepted
         self.settings = settings
         self.packer = packer
-        self.heavy = _FrameGroup(Group.GPU_HEAVY, settings.heavy_interval_s,
-                                 settings.heavy_max_side, settings.heavy_batch)
-        self.light = _FrameGroup(Group.GPU_LIGHT, 1.0 / settings.light_fps,
-                                 settings.light_max_side, settings.light_batch)
+        self.heavy = _frame_group(Group.GPU_HEAVY, pipeline, settings.heavy_interval_s,
+                                  settings.heavy_max_side, settings.heavy_batch)
+        self.light = _frame_group(Group.GPU_LIGHT, pipeline, 1.0 / settings.light_fps,
+                                  settings.light_max_side, settings.light_batch)
         self.frame_groups = [self.heavy, self.light]
         self.renderer = _Renderer(settings.jpeg_quality)
         # Full batches waiting for their JPEGs, in the order they filled up.
@@ -168,19 +201,17 @@ class _Sampler:
                        ) -> Iterator[FrameBatch]:
         """``frame``: an av.VideoFrame, ``number``-th in decode order, at ``t`` seconds."""
         shot_start = self.shots.update(frame, t) if self.shots is not None else False
-        picked: list[tuple[_FrameGroup, Reason]] = []
+        picked: list[tuple[_FrameGroup, tuple[str, ...], Reason]] = []
         for fg in self.frame_groups:
-            due = fg.due(t)  # always advance the grid, also for a frame picked as a shot start
-            if shot_start and fg is self.heavy:
-                picked.append((fg, "shot_start"))
-            elif due:
-                picked.append((fg, "interval"))
+            keys, reason = fg.pick(t, shot_start)  # always advances every grid
+            if keys:
+                picked.append((fg, keys, reason))
         if picked:
             geometry = self._geometry_for(frame, stream)
-            job = self.renderer.submit(frame, geometry, [fg.max_side for fg, _ in picked])
-            for fg, reason in picked:
+            job = self.renderer.submit(frame, geometry, [fg.max_side for fg, _, _ in picked])
+            for fg, keys, reason in picked:
                 fg.pending.append(_Picked(number, round(t, 4), geometry.target_size(fg.max_side),
-                                          reason, job))
+                                          reason, keys, job))
                 if len(fg.pending) >= fg.batch_size:
                     self._seal(fg)
         yield from self._ready_batches(block=False)
@@ -200,6 +231,7 @@ class _Sampler:
             frames = [
                 SampledFrame(index=item.index, t=item.t, width=item.size[0],
                              height=item.size[1], reason=item.reason,
+                             analyzers=list(item.analyzers),
                              jpeg=self.packer.pack(item.jpegs.result()[item.size],
                                                    self._payload_key(fg.group, batch_index, i),
                                                    "image/jpeg"))
@@ -427,7 +459,7 @@ def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
     import av
 
     started = time.perf_counter()
-    sampler = _Sampler(accepted, settings, packer)
+    sampler = _Sampler(accepted, settings, pipeline, packer)
     log = _DecodeLog()
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
@@ -442,8 +474,8 @@ def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
             decoded_frames = 0
             # Decoded frames carry their stream's time base; a float of it once per stream
             # spares two Fractions per frame.
-            video_tb = float(video.time_base) if video is not None else 0.0
-            audio_tb = float(audio.time_base) if audio is not None else 0.0
+            video_tb = float(video.time_base or 0) if video is not None else 0.0
+            audio_tb = float(audio.time_base or 0) if audio is not None else 0.0
 
             def handle(frame: Any) -> Iterator[FrameBatch | AudioChunk]:
                 nonlocal decoded_frames
@@ -457,12 +489,13 @@ def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
                     yield from sampler.on_video_frame(frame, video, decoded_frames - 1,
                                                       max(0.0, pts - start))
                 elif isinstance(frame, av.AudioFrame) and resampler is not None:
-                    pts = frame.pts * audio_tb if frame.pts is not None else None
+                    audio_pts = frame.pts * audio_tb if frame.pts is not None else None
                     if sampler.audio_offset_s is None:  # audio may start after the video
-                        sampler.audio_offset_s = max(0.0, pts - start) if pts is not None else 0.0
-                    if pts is not None:
-                        log.audio_end = max(log.audio_end or pts,
-                                            pts + frame.samples / frame.sample_rate)
+                        sampler.audio_offset_s = (max(0.0, audio_pts - start)
+                                                  if audio_pts is not None else 0.0)
+                    if audio_pts is not None:
+                        log.audio_end = max(log.audio_end or audio_pts,
+                                            audio_pts + frame.samples / frame.sample_rate)
                     for samples in resampler.push(frame):
                         yield from sampler.on_audio(samples)
 

@@ -1,6 +1,5 @@
 """The gpu_heavy service: consumes its group's batches, publishes partial results."""
 
-from tiktok_analyzer.gpu_heavy import registry  # noqa: F401 - registers this group's analyzers
 from tiktok_analyzer.shared.events import Group
 from tiktok_analyzer.shared.service import consumer_app, run
 

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import mimetypes
 import os
 import re
@@ -38,6 +39,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -256,7 +258,7 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
             description="The file's name; only a safe basename of it is kept "
                         "(characters outside A-Z a-z 0-9 . _ - become _)")] = "upload",
     ) -> SubmitResponse:
-        with telemetry.span("upload", new_trace=True, kind=telemetry.SpanKind.SERVER,
+        with telemetry.span("upload", new_trace=True, kind=SpanKind.SERVER,
                             attributes={"http.request.method": "POST",
                                         "http.route": "/v1/videos"}):
             return await _submit(request, response, filename)
@@ -471,7 +473,7 @@ async def serve(api: FastAPI, host: str, port: int, *, log_level: str = "info",
     except OSError as exc:
         raise RuntimeError(f"the HTTP API cannot listen on {host}:{port}: {exc}") from exc
     config = uvicorn.Config(api, log_level=log_level, log_config=None, lifespan="off",
-                            timeout_graceful_shutdown=graceful_s)
+                            timeout_graceful_shutdown=math.ceil(graceful_s))
     server = _EmbeddedServer(config)
     log.info("HTTP API listening on http://%s:%d", host, port)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))

@@ -82,7 +82,7 @@ def _check_streams(container: Any, gate: GateSettings) -> None:
 
 def _codec_name(stream: Any) -> str:
     # canonical_name is the format's name (av1), not the decoder's (libdav1d)
-    return stream.codec_context.codec.canonical_name
+    return str(stream.codec_context.codec.canonical_name)
 
 
 def _check_video(stream: Any, gate: GateSettings) -> None:
@@ -116,7 +116,7 @@ def _check_audio(stream: Any, gate: GateSettings) -> None:
 
 def _duration(container: Any, video: Any, audio: Any) -> float | None:
     if container.duration is not None and container.duration > 0:
-        return container.duration / 1_000_000
+        return float(container.duration) / 1_000_000
     for stream in (video, audio):
         if stream is not None and stream.duration:
             return float(stream.duration * stream.time_base)

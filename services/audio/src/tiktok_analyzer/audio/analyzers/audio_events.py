@@ -39,6 +39,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -49,11 +51,11 @@ from tiktok_analyzer.shared.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
+    AudioPolicy,
     LoadContext,
-    register,
 )
 from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import LabelScore, SpanRecord
+from tiktok_analyzer.shared.results import LabelScore, SpanRecord, StrictSummary
 
 Kind = Literal["speech", "music", "silence", "other"]
 Family = Literal["speech", "music"]
@@ -235,7 +237,8 @@ def resample(y: np.ndarray, rate: int, target: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = math.gcd(rate, target)
-    return resample_poly(y, target // g, rate // g).astype(np.float32)
+    resampled: np.ndarray = resample_poly(y, target // g, rate // g).astype(np.float32)
+    return resampled
 
 
 def torch_dtype(name: DType, device: str) -> Any:
@@ -263,16 +266,57 @@ def require_complete(info: dict[str, Any], model_id: str,
                          f"mismatched {mismatched[:5]}")
 
 
-@register
-class AudioEventsAnalyzer(Analyzer):
+class AudioEventsSummary(StrictSummary):
+    speech_ratio: float | None = None
+    music_ratio: float | None = None
+    silence_ratio: float | None = None
+    other_ratio: float | None = None
+    covered_s: float = 0.0
+    speech_s: float = 0.0
+    music_s: float = 0.0
+    first_speech_s: float | None = None
+    top_tags: list[LabelScore] = Field(
+        default_factory=list, description="Tags weighted by segment duration, silence diluting")
+
+
+class AudioEventsAnalyzer(Analyzer[AudioEventsConfig, AudioInput, AudioEventSegment,
+                                   AudioEventsSummary]):
     key: ClassVar[str] = "audio_events"
     group: ClassVar[Group] = Group.AUDIO
     version: ClassVar[str] = "1"
     # Windows per forward pass (an audio chunk is never split by the runner; the analyzer
     # batches its windows itself). 16 covers a 10 s chunk at the default 1 s hop in one pass.
     batch_size: ClassVar[int] = 16
+    inputs = AudioPolicy()
     config_model = AudioEventsConfig
     record_model = AudioEventSegment
+    summary_model = AudioEventsSummary
+    model_entry = "audio_events"
+    headline = ("speech_ratio",)
+
+    def summarize(self, records: Sequence[AudioEventSegment]) -> AudioEventsSummary:
+        # Shares of the time the segments cover (chunks own disjoint spans, so nothing counts
+        # twice); tags weighted by segment duration, silence (which has none) diluting them.
+        time: dict[str, float] = defaultdict(float)
+        tag_time: dict[str, float] = defaultdict(float)
+        for r in records:
+            time[r.kind] += r.duration_s
+            for tag in r.tags:
+                tag_time[tag.label] += tag.score * r.duration_s
+        total = sum(time.values())
+
+        def ratio(kind: str) -> float | None:
+            return round(time[kind] / total, 4) if total > 0 else None
+
+        ranked = sorted(tag_time, key=lambda k: tag_time[k], reverse=True)[:5]
+        return AudioEventsSummary(
+            speech_ratio=ratio("speech"), music_ratio=ratio("music"),
+            silence_ratio=ratio("silence"), other_ratio=ratio("other"),
+            covered_s=round(total, 3), speech_s=round(time["speech"], 3),
+            music_s=round(time["music"], 3),
+            first_speech_s=next((r.t for r in records if r.kind == "speech"), None),
+            top_tags=[LabelScore(label=k, score=min(1.0, round(tag_time[k] / total, 4)))
+                      for k in ranked])
 
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)
@@ -287,7 +331,7 @@ class AudioEventsAnalyzer(Analyzer):
 
     def setup(self, model: Any, extractor: Any, device: str) -> None:
         """Takes a loaded model and feature extractor (``load`` and the GPU benchmark)."""
-        cfg: AudioEventsConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         self.device = device
         self.dtype = torch_dtype(cfg.dtype, device)
         self.model = model.to(device=device, dtype=self.dtype).eval()
@@ -323,7 +367,7 @@ class AudioEventsAnalyzer(Analyzer):
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
 
     def process(self, batch: AudioInput) -> list[AudioEventSegment]:
-        cfg: AudioEventsConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         y = resample(batch.samples, batch.sample_rate, self.rate)
         first = min(len(y), round(batch.overlap_samples * self.rate / batch.sample_rate))
         hop = max(1, round(cfg.hop_s * self.rate))

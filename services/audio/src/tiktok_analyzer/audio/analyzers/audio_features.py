@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -17,10 +19,11 @@ from tiktok_analyzer.shared.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
-    register,
+    AudioPolicy,
 )
 from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import StrictRecord
+from tiktok_analyzer.shared.report import TimelineEvent
+from tiktok_analyzer.shared.results import StrictRecord, StrictSummary, mean_of
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first. A key is the rotation and mode
@@ -138,14 +141,49 @@ def _offbeats_as_strong(onset: np.ndarray, beats: np.ndarray, ratio: float) -> b
     return on > 0 and float(np.median(_beat_strength(onset, mids))) >= ratio * on
 
 
-@register
-class AudioFeaturesAnalyzer(Analyzer):
+class AudioFeaturesSummary(StrictSummary):
+    tempo_bpm: float | None = Field(
+        default=None, description="Median of the tempi of chunks with at least 4 beats, "
+                                  "weighted by duration")
+    beats: list[float] = Field(default_factory=list, description="Every beat, video seconds")
+    rms_dbfs: float | None = None
+    loudness_lufs: float | None = None
+    spectral_centroid_hz: float | None = None
+    spectral_rolloff_hz: float | None = None
+    onset_strength_mean: float | None = None
+    onset_curve: list[tuple[float, float]] = Field(default_factory=list)
+    key: str | None = None
+    key_confidence: float | None = None
+    key_share: float | None = Field(
+        default=None, description="Share of the audio with a key that agrees with ``key``")
+
+
+class AudioFeaturesAnalyzer(Analyzer[AudioFeaturesConfig, AudioInput, AudioFeaturesRecord,
+                                     AudioFeaturesSummary]):
     key: ClassVar[str] = "audio_features"
     group: ClassVar[Group] = Group.AUDIO
     version: ClassVar[str] = "2"
     batch_size: ClassVar[int] = 1
+    inputs = AudioPolicy()
     config_model = AudioFeaturesConfig
     record_model = AudioFeaturesRecord
+    summary_model = AudioFeaturesSummary
+    headline = ("tempo_bpm", "loudness_lufs")
+    hook = ("beats",)
+
+    def summarize(self, records: Sequence[AudioFeaturesRecord]) -> AudioFeaturesSummary:
+        return summarize_audio_features(records)
+
+    def timeline(self, summary: AudioFeaturesSummary, records: Sequence[AudioFeaturesRecord]
+                 ) -> list[TimelineEvent]:
+        return ([TimelineEvent(t=summary.beats[0], analyzer=self.key, label="first beat")]
+                if summary.beats else [])
+
+    def report_metrics(self, summary: AudioFeaturesSummary,
+                       records: Sequence[AudioFeaturesRecord],
+                       hook_window_s: float) -> dict[str, Any]:
+        return {"tempo_bpm": summary.tempo_bpm, "loudness_lufs": summary.loudness_lufs,
+                "hook.beats": sum(1 for b in summary.beats if b < hook_window_s)}
 
     def warm_up(self) -> None:
         # librosa compiles its kernels with numba and builds its CQT filters on first use (tens
@@ -156,7 +194,7 @@ class AudioFeaturesAnalyzer(Analyzer):
         y = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)) * (t % 0.5 < 0.25)
         self.process(AudioInput("warm-up", 0, 0.0, rate, (0.05 * y).astype(np.float32)))
 
-    def process(self, batch: AudioInput) -> list[dict[str, Any]]:
+    def process(self, batch: AudioInput) -> list[AudioFeaturesRecord]:
         """One record per chunk, covering only the samples the chunk owns (after its overlap):
         ``t`` is where they start and ``duration_s`` their length; RMS, loudness, spectral
         shape, onset strength and key are measured on them alone, and only beats that fall in
@@ -165,7 +203,7 @@ class AudioFeaturesAnalyzer(Analyzer):
         of audio is counted once in the video's summary however the chunks overlap."""
         import librosa
 
-        cfg: AudioFeaturesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         sr = batch.sample_rate
         window = batch.samples.astype(np.float32)
         y = batch.owned.astype(np.float32)
@@ -221,7 +259,7 @@ class AudioFeaturesAnalyzer(Analyzer):
         reports only what it owns). Beats are trimmed here on the onsets themselves."""
         import librosa
 
-        cfg: AudioFeaturesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         hop = cfg.hop_length
         estimate, frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr,
                                                    hop_length=hop, trim=False)
@@ -241,7 +279,7 @@ class AudioFeaturesAnalyzer(Analyzer):
         semitones apart below ~200 Hz, where bass lines and chord roots live."""
         import librosa
 
-        cfg: AudioFeaturesConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         with warnings.catch_warnings():
             # tuning estimation warns on audio with no clear peaks (noise); the gates handle it
             warnings.simplefilter("ignore", UserWarning)
@@ -260,10 +298,8 @@ class AudioFeaturesAnalyzer(Analyzer):
                 "chroma": [round(float(v), 3) for v in mean]}
 
 
-def _checked(record: dict[str, Any]) -> dict[str, Any]:
-    """The record as the runner will store it, validated here too so that direct callers
-    (tests, benchmarks) see exactly what the pipeline would."""
-    return AudioFeaturesRecord.model_validate(record).model_dump(mode="json")
+def _checked(record: dict[str, Any]) -> AudioFeaturesRecord:
+    return AudioFeaturesRecord.model_validate(record)
 
 
 def _onset_summary(onset: np.ndarray, sr: int, hop: int, first: float, length: float,
@@ -283,3 +319,56 @@ def _onset_summary(onset: np.ndarray, sr: int, hop: int, first: float, length: f
 def _dbfs(y: np.ndarray) -> float:
     rms = float(np.sqrt(np.mean(np.square(y)))) if len(y) else 0.0
     return 20 * math.log10(rms) if rms > 0 else -120.0
+
+
+def summarize_audio_features(records: Sequence[AudioFeaturesRecord]) -> AudioFeaturesSummary:
+    # Tempo from chunks with enough beats to trust, weighted by duration: the median resists
+    # one chunk locking onto half or double time.
+    usable = [r for r in records if r.tempo_bpm and len(r.beats) >= 4]
+    tempo = None
+    if usable:
+        tempi = np.repeat([r.tempo_bpm for r in usable],
+                          [max(1, round(r.duration_s)) for r in usable])
+        tempo = round(float(np.median(tempi)), 2)
+    durations = np.array([r.duration_s for r in records]) if records else np.array([])
+    energy = np.array([10 ** (r.rms_dbfs / 10) for r in records]) if records else np.array([])
+    rms = (round(float(10 * np.log10(np.average(energy, weights=durations) + 1e-12)), 2)
+           if records and durations.sum() > 0 else None)
+    loud = [(r.loudness_lufs, r.duration_s) for r in records if r.loudness_lufs is not None]
+    lufs = None
+    if loud:
+        power = np.average([10 ** (v / 10) for v, _ in loud], weights=[d for _, d in loud])
+        lufs = round(float(10 * np.log10(power)), 2)
+    onsets = [(r.onset_strength_mean, r.duration_s) for r in records
+              if r.onset_strength_mean is not None]
+    onset_mean = (round(float(np.average([v for v, _ in onsets],
+                                         weights=[max(d, 1e-9) for _, d in onsets])), 4)
+                  if onsets else None)
+    return AudioFeaturesSummary(
+        tempo_bpm=tempo,
+        beats=[b for r in records for b in r.beats],
+        rms_dbfs=rms,
+        loudness_lufs=lufs,
+        spectral_centroid_hz=mean_of(r.spectral_centroid_hz for r in records),
+        spectral_rolloff_hz=mean_of(r.spectral_rolloff_hz for r in records),
+        onset_strength_mean=onset_mean,
+        onset_curve=[point for r in records for point in r.onset_curve],
+        **_key_vote(records),
+    )
+
+
+def _key_vote(records: Sequence[AudioFeaturesRecord]) -> dict[str, Any]:
+    """The video's key: each chunk with a key votes with its duration times its confidence.
+    ``key_confidence`` is the winner's duration-weighted mean correlation, ``key_share`` the
+    share of the audio with any key that agrees with it."""
+    votes: dict[str, float] = defaultdict(float)
+    time: dict[str, float] = defaultdict(float)
+    for r in records:
+        if r.key and r.duration_s > 0:
+            votes[r.key] += r.duration_s * (r.key_confidence or 0.0)
+            time[r.key] += r.duration_s
+    if not votes:
+        return {"key": None, "key_confidence": None, "key_share": None}
+    key = max(votes, key=lambda k: votes[k])
+    return {"key": key, "key_confidence": round(votes[key] / time[key], 3),
+            "key_share": round(time[key] / sum(time.values()), 4)}

@@ -20,14 +20,15 @@ whole overlap (see docs/benchmarks.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, AudioInput, register
+from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, AudioInput, AudioPolicy
 from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import SpanRecord
+from tiktok_analyzer.shared.results import SpanRecord, StrictSummary
 
 
 class PitchConfig(AnalyzerConfig):
@@ -78,14 +79,30 @@ class PitchRecord(SpanRecord):
                     "of the step's frames, null where less than half of them are voiced")
 
 
-@register
-class PitchAnalyzer(Analyzer):
+class PitchSummary(StrictSummary):
+    covered_s: float = 0.0
+    voiced_s: float = 0.0
+    voiced_ratio: float | None = None
+    mean_hz: float | None = None
+    median_hz: float | None = None
+    p5_hz: float | None = None
+    p95_hz: float | None = None
+    range_semitones: float | None = Field(default=None, description="From p5 to p95")
+    std_semitones: float | None = None
+
+
+class PitchAnalyzer(Analyzer[PitchConfig, AudioInput, PitchRecord, PitchSummary]):
     key: ClassVar[str] = "pitch"
     group: ClassVar[Group] = Group.AUDIO
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 1
+    inputs = AudioPolicy()
     config_model = PitchConfig
     record_model = PitchRecord
+    summary_model = PitchSummary
+
+    def summarize(self, records: Sequence[PitchRecord]) -> PitchSummary:
+        return summarize_pitch(records)
 
     def warm_up(self) -> None:
         # pyin's Viterbi and YIN kernels are numba-compiled on first call (seconds).
@@ -97,16 +114,16 @@ class PitchAnalyzer(Analyzer):
     def frame_length(self, sr: int) -> int:
         """pyin searches periods up to ``frame_length - frame_length // 2 - 1`` samples, so the
         frame must hold two periods of ``fmin_hz``; a power of two keeps its FFTs fast."""
-        cfg: PitchConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         need = max(cfg.frame_s * sr, 2 * (math.ceil(sr / cfg.fmin_hz) + 2))
         return 1 << math.ceil(math.log2(need))
 
-    def process(self, batch: AudioInput) -> list[dict[str, Any]]:
+    def process(self, batch: AudioInput) -> list[PitchRecord]:
         """One record per chunk, covering only the samples the chunk owns: pyin runs on them
         plus ``margin_s`` of the overlap before, and only frames centred in the owned part are
         counted. Contour points sit on a grid from the owned start, so chunks' contours join
         without repeats."""
-        cfg: PitchConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         sr = batch.sample_rate
         owned = batch.owned
         start = batch.owned_start_s
@@ -176,11 +193,36 @@ def _lead(owned_at: int, overlap: int, margin: int, hop: int) -> int:
     return offset + (most - offset) // hop * hop if most >= offset else 0
 
 
-def _checked(record: dict[str, Any]) -> dict[str, Any]:
-    """Validated as the runner will, so that direct callers see what the pipeline stores."""
-    return PitchRecord.model_validate(record).model_dump(mode="json")
+def _checked(record: dict[str, Any]) -> PitchRecord:
+    return PitchRecord.model_validate(record)
 
 
 def _dbfs(y: np.ndarray) -> float:
     rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
     return 20 * math.log10(rms) if rms > 0 else -120.0
+
+
+def summarize_pitch(records: Sequence[PitchRecord]) -> PitchSummary:
+    # The mean weights each chunk's mean by its voiced seconds; median, range and variability
+    # pool every voiced contour point (one per contour step, so equal time each), which also
+    # counts how far the chunks' levels differ from one another.
+    covered = sum(max(0.0, r.end_t - r.t) for r in records)
+    voiced_s = sum(r.voiced_s for r in records)
+    means = [(r.mean_hz, r.voiced_s) for r in records
+             if r.mean_hz is not None and r.voiced_s > 0]
+    hz = np.array([v for r in records for _, v in r.contour if v is not None], dtype=float)
+    out: dict[str, Any] = {
+        "covered_s": round(covered, 3),
+        "voiced_s": round(voiced_s, 3),
+        "voiced_ratio": round(voiced_s / covered, 4) if covered > 0 else None,
+        "mean_hz": (round(float(np.average([m for m, _ in means],
+                                           weights=[w for _, w in means])), 2)
+                    if means else None),
+    }
+    if len(hz):
+        median = float(np.median(hz))
+        p5, p95 = (float(v) for v in np.percentile(hz, [5, 95]))
+        out |= {"median_hz": round(median, 2), "p5_hz": round(p5, 2), "p95_hz": round(p95, 2),
+                "range_semitones": round(12 * float(np.log2(p95 / p5)), 3),
+                "std_semitones": round(float(np.std(12 * np.log2(hz / median))), 3)}
+    return PitchSummary(**out)

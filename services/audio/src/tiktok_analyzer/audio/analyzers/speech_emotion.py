@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 import pickle
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -46,11 +48,11 @@ from tiktok_analyzer.shared.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
+    AudioPolicy,
     LoadContext,
-    register,
 )
 from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import LabelScore, SpanRecord
+from tiktok_analyzer.shared.results import LabelScore, SpanRecord, StrictSummary
 
 VAD_RATE = 16_000  # the rate Silero VAD is run at (it supports 8 and 16 kHz)
 MIN_REPORTED_S = 0.1  # an owned part shorter than this is a sliver at a chunk boundary
@@ -127,14 +129,38 @@ def plan_pieces(utterances: list[tuple[int, int]], owned_from: int, rate: int,
     return pieces
 
 
-@register
-class SpeechEmotionAnalyzer(Analyzer):
+class SpeechEmotionSummary(StrictSummary):
+    dominant_emotion: str | None = None
+    emotion_shares: dict[str, float] = Field(
+        default_factory=dict, description="Share of speech time per top emotion")
+    speech_s: float = 0.0
+    segments: int = 0
+
+
+class SpeechEmotionAnalyzer(Analyzer[SpeechEmotionConfig, AudioInput, SpeechEmotionSegment,
+                                     SpeechEmotionSummary]):
     key: ClassVar[str] = "speech_emotion"
     group: ClassVar[Group] = Group.AUDIO
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 8  # pieces per forward pass where padding is safe (see scores)
+    inputs = AudioPolicy()
     config_model = SpeechEmotionConfig
     record_model = SpeechEmotionSegment
+    summary_model = SpeechEmotionSummary
+    model_entry = "speech_emotion"
+
+    def summarize(self, records: Sequence[SpeechEmotionSegment]) -> SpeechEmotionSummary:
+        # Each piece of speech votes for its top emotion with its duration.
+        time: dict[str, float] = defaultdict(float)
+        for r in records:
+            time[r.emotion] += max(0.0, r.end_t - r.t)
+        total = sum(time.values())
+        shares = ({k: round(v / total, 4)
+                   for k, v in sorted(time.items(), key=lambda kv: -kv[1])}
+                  if total > 0 else {})
+        return SpeechEmotionSummary(dominant_emotion=next(iter(shares), None),
+                                    emotion_shares=shares, speech_s=round(total, 3),
+                                    segments=len(records))
 
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)
@@ -162,7 +188,7 @@ class SpeechEmotionAnalyzer(Analyzer):
 
     def setup(self, model: Any, extractor: Any, device: str) -> None:
         """Takes a loaded model and feature extractor (``load`` and the GPU benchmark)."""
-        cfg: SpeechEmotionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         self.device = device
         self.dtype = torch_dtype(cfg.dtype, device)
         self.model = model.to(device=device, dtype=self.dtype).eval()
@@ -202,7 +228,7 @@ class SpeechEmotionAnalyzer(Analyzer):
         """Utterances in ``y`` (at ``VAD_RATE``) as sample ranges."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        cfg: SpeechEmotionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         options = VadOptions(threshold=cfg.vad_threshold,
                              min_speech_duration_ms=round(min(0.25, cfg.min_segment_s) * 1000),
                              min_silence_duration_ms=round(cfg.min_silence_s * 1000),
@@ -211,7 +237,7 @@ class SpeechEmotionAnalyzer(Analyzer):
         return [(int(s["start"]), int(s["end"])) for s in found]
 
     def process(self, batch: AudioInput) -> list[SpeechEmotionSegment]:
-        cfg: SpeechEmotionConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         y = resample(batch.samples, batch.sample_rate, VAD_RATE)
         if len(y) == 0:
             return []

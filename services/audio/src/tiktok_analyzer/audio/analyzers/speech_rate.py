@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -41,12 +42,13 @@ from tiktok_analyzer.audio.analyzers import vad
 from tiktok_analyzer.audio.analyzers.transcript import TranscriptSegment, Word
 from tiktok_analyzer.shared.analyzers import (
     AnalyzerConfig,
+    AnalyzerOutcome,
     AudioInput,
+    AudioPolicy,
     DerivedAnalyzer,
-    register,
 )
-from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
-from tiktok_analyzer.shared.results import SpanRecord
+from tiktok_analyzer.shared.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.results import SpanRecord, StrictSummary
 
 TIME_DECIMALS = 3
 _VOWEL_GROUP = re.compile(r"[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœāēīōūăĕĭŏŭąęįųůőű]+")
@@ -146,19 +148,66 @@ def _spans(intervals: Sequence[vad.Interval]) -> list[Span]:
     return [Span(t=_round(a), end_t=_round(b)) for a, b in intervals]
 
 
-@register
-class SpeechRateAnalyzer(DerivedAnalyzer):
+class SpeechRateSummary(StrictSummary):
+    words_per_minute: float | None = None
+    syllables_per_second: float | None = None
+    word_count: int | None = None
+    words_speaking_s: float | None = None
+    speaking_s: float = 0.0
+    speaking_ratio: float | None = None
+    pause_count: int = 0
+    longest_pause_s: float | None = None
+    rate_unavailable: str | None = Field(default=None, description="Why the rates are null")
+
+
+class SpeechRateAnalyzer(DerivedAnalyzer[SpeechRateConfig, AudioInput, SpeechRateRecord,
+                                         SpeechRateSummary]):
     key: ClassVar[str] = "speech_rate"
     group: ClassVar[Group] = Group.AUDIO
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 1
     requires: ClassVar[tuple[str, ...]] = ("transcript",)
+    inputs = AudioPolicy()
     config_model = SpeechRateConfig
     record_model = SpeechRateRecord
+    summary_model = SpeechRateSummary
 
     @property
     def cfg(self) -> SpeechRateConfig:
-        return self.config  # type: ignore[return-value]
+        return self.config
+
+    def summarize(self, records: Sequence[SpeechRateRecord]) -> SpeechRateSummary:
+        # Rates pool words and speaking time over the chunks that had a transcript, so long
+        # chunks weigh more than short ones. Pauses: those inside chunks, plus the silences
+        # that span a chunk boundary, which no chunk sees whole: from the last speech of one
+        # chunk with speech to the first speech of the next.
+        rated = [r for r in records if r.words_speaking_s is not None]
+        words = sum(r.word_count or 0 for r in rated)
+        syllables = sum(r.syllable_count or 0 for r in rated)
+        speaking = sum(r.words_speaking_s or 0.0 for r in rated)
+        duration = sum(r.duration_s for r in records)
+        voiced = sum(r.speaking_s for r in records)
+        pauses = [p.duration_s for r in records for p in r.pauses]
+        last_end: float | None = None
+        for r in records:
+            if r.speech_start_t is None:
+                continue
+            if last_end is not None and r.speech_start_t - last_end >= r.min_pause_s - 1e-6:
+                pauses.append(r.speech_start_t - last_end)
+            last_end = r.speech_end_t
+        unavailable = Counter(r.rate_unavailable for r in records
+                              if r.rate_unavailable and r.words_speaking_s is None)
+        return SpeechRateSummary(
+            words_per_minute=round(60 * words / speaking, 2) if speaking > 0 else None,
+            syllables_per_second=round(syllables / speaking, 3) if speaking > 0 else None,
+            word_count=words if rated else None,
+            words_speaking_s=round(speaking, 3) if rated else None,
+            speaking_s=round(voiced, 3),
+            speaking_ratio=round(voiced / duration, 4) if duration > 0 else None,
+            pause_count=len(pauses),
+            longest_pause_s=round(max(pauses), 3) if pauses else None,
+            rate_unavailable=(unavailable.most_common(1)[0][0]
+                              if unavailable and not rated else None))
 
     def warm_up(self) -> None:
         # onnxruntime and the Silero session load on first use; pay for it before a video.
@@ -176,7 +225,7 @@ class SpeechRateAnalyzer(DerivedAnalyzer):
         placed = [(batch.start_s + a, batch.start_s + b) for a, b in found]
         return vad.merge(vad.clip(placed, batch.owned_start_s, end), cfg.min_pause_s)
 
-    def derive(self, batch: AudioInput, upstream: Mapping[str, AnalyzerRun]
+    def derive(self, batch: AudioInput, upstream: Mapping[str, AnalyzerOutcome]
                ) -> list[SpeechRateRecord]:
         cfg = self.cfg
         start = _round(batch.owned_start_s)
@@ -196,7 +245,7 @@ class SpeechRateAnalyzer(DerivedAnalyzer):
                        "rate_unavailable": f"transcript {run.status}"
                                            + (f": {run.reason}" if run.reason else "")}
         else:
-            segments = [TranscriptSegment.model_validate(r) for r in run.records]
+            segments = [r for r in run.records if isinstance(r, TranscriptSegment)]
             words = sorted((w for s in segments for w in s.words if is_word(w.text)),
                            key=lambda w: (w.t, w.end_t))
             chunk = rates(words, cfg.min_pause_s)

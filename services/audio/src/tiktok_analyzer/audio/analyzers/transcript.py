@@ -38,6 +38,7 @@ silent or too short is not transcribed at all: Whisper invents text on silence.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -49,12 +50,12 @@ from tiktok_analyzer.shared.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
+    AudioPolicy,
     LoadContext,
-    register,
 )
 from tiktok_analyzer.shared.errors import WeightsMissing
 from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import SpanRecord
+from tiktok_analyzer.shared.results import SpanRecord, StrictSummary
 
 WHISPER_RATE = 16_000  # Whisper's feature extractor assumes 16 kHz mono
 TIME_DECIMALS = 3
@@ -238,22 +239,43 @@ def _split_device(device: str) -> tuple[str, int]:
     return kind, int(index) if index else 0
 
 
-@register
-class TranscriptAnalyzer(Analyzer):
+class TranscriptSummary(StrictSummary):
+    text: str = Field(default="", description="The whole transcript, in time order")
+    language: str | None = Field(default=None, description="The language spoken longest")
+    language_seconds: dict[str, float] = Field(default_factory=dict)
+    first_word_s: float | None = None
+    word_count: int = 0
+    segments: int = 0
+
+
+class TranscriptAnalyzer(Analyzer[TranscriptConfig, AudioInput, TranscriptSegment,
+                                  TranscriptSummary]):
     key: ClassVar[str] = "transcript"
     group: ClassVar[Group] = Group.AUDIO
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 1
+    inputs = AudioPolicy()
     config_model = TranscriptConfig
     record_model = TranscriptSegment
+    summary_model = TranscriptSummary
+    model_entry = "transcript"
+    headline = ("transcript_text",)
+    hook = ("first_word_s",)
 
-    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+    def __init__(self, config: TranscriptConfig | None = None) -> None:
         super().__init__(config)
         self._model: Any = None
 
     @property
     def cfg(self) -> TranscriptConfig:
-        return self.config  # type: ignore[return-value]
+        return self.config
+
+    def summarize(self, records: Sequence[TranscriptSegment]) -> TranscriptSummary:
+        return summarize_transcript(records)
+
+    def report_metrics(self, summary: TranscriptSummary, records: Sequence[TranscriptSegment],
+                       hook_window_s: float) -> dict[str, Any]:
+        return {"transcript_text": summary.text, "hook.first_word_s": summary.first_word_s}
 
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)
@@ -333,3 +355,29 @@ class TranscriptAnalyzer(Analyzer):
 
     def close(self) -> None:
         self._model = None
+
+
+# Scripts faster-whisper splits into words without spaces; their text is joined without them.
+_UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+
+
+def summarize_transcript(records: Sequence[TranscriptSegment]) -> TranscriptSummary:
+    # Every segment holds only words its chunk owns, so joining them in time order is the
+    # whole transcript once. The language is the one spoken longest (chunks detect it on their
+    # own and can disagree on short or unclear ones).
+    spoken: dict[str, float] = defaultdict(float)
+    for r in records:
+        spoken[r.language] += max(0.0, r.end_t - r.t) or 1e-6
+    seconds = sorted(spoken.items(), key=lambda kv: -kv[1])
+    language = seconds[0][0] if seconds else None
+    joiner = "" if language in _UNSPACED_LANGUAGES else " "
+    words = [w for r in records for w in r.words]
+    word_count = sum(len(r.words) if r.words else len(r.text.split()) for r in records)
+    first = min((w.t for w in words), default=None)
+    if first is None and records:
+        first = records[0].t
+    return TranscriptSummary(
+        text=joiner.join(r.text for r in records if r.text),
+        language=language,
+        language_seconds={k: round(v, 3) for k, v in seconds},
+        first_word_s=first, word_count=word_count, segments=len(records))

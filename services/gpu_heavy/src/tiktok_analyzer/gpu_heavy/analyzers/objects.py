@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tiktok_analyzer.shared.analyzers import (
     Analyzer,
     AnalyzerConfig,
+    FramePolicy,
     FramesInput,
     LoadContext,
-    register,
 )
-from tiktok_analyzer.shared.errors import WeightsMissing
+from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.events import Group
 from tiktok_analyzer.shared.models import resolve_device
-from tiktok_analyzer.shared.results import FrameDetections
+from tiktok_analyzer.shared.report import TimelineEvent
+from tiktok_analyzer.shared.results import (
+    Detection,
+    FrameDetections,
+    StrictSummary,
+    frame_durations,
+)
 
 
 class ObjectsConfig(AnalyzerConfig):
@@ -27,22 +35,41 @@ class ObjectsConfig(AnalyzerConfig):
     max_detections: int = Field(default=100, ge=1)
 
 
-@register
-class ObjectsAnalyzer(Analyzer):
+class ClassStats(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    screen_time_s: float = Field(description="Seconds of sampled frames showing the class")
+    max_simultaneous: int
+    first_seen_s: float
+
+
+class ObjectsSummary(StrictSummary):
+    classes: dict[str, ClassStats] = Field(
+        default_factory=dict, description="By screen time, longest first")
+    top_objects: list[str] = Field(default_factory=list, description="Up to five, by screen time")
+
+
+class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, ObjectsSummary]):
     key: ClassVar[str] = "objects"
     group: ClassVar[Group] = Group.GPU_HEAVY
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 4
+    inputs = FramePolicy(shot_starts=True)
     config_model = ObjectsConfig
     record_model = FrameDetections
+    summary_model = ObjectsSummary
+    model_entry = "objects"
+    headline = ("top_objects",)
+    hook = ("objects",)
+    yolo: Any = None  # ultralytics.YOLO once loaded
 
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)
         try:
-            from ultralytics import YOLO
-        except ImportError as exc:  # pragma: no cover - the service package depends on it
-            raise WeightsMissing("ultralytics is not installed: install the gpu_heavy package"
-                                 ) from exc
+            from ultralytics import YOLO  # type: ignore[attr-defined]  # re-exported lazily
+        except ImportError as exc:  # the plugin is importable without its runtime extra
+            raise ConfigError("ultralytics is not installed: install "
+                              "tiktok-analyzer-gpu-heavy[runtime]") from exc
         from tiktok_analyzer.gpu_heavy.safe_checkpoint import load_checkpoint
 
         checkpoint = load_checkpoint(folder / pinned.files[0].name)
@@ -56,27 +83,57 @@ class ObjectsAnalyzer(Analyzer):
         self.names: dict[int, str] = dict(network.names)
         self.model_id, self.model_revision = pinned.model_id, pinned.revision
 
-    def process(self, batch: FramesInput) -> list[dict[str, Any]]:
-        cfg: ObjectsConfig = self.config  # type: ignore[assignment]
-        results = self.yolo.predict(
+    def process(self, batch: FramesInput) -> list[FrameDetections]:
+        cfg = self.config
+        results: list[Any] = self.yolo.predict(
             [frame.rgb[..., ::-1] for frame in batch.frames],  # ultralytics takes BGR arrays
             imgsz=cfg.image_size, conf=cfg.confidence, iou=cfg.iou, max_det=cfg.max_detections,
             device=self.device, verbose=False,
         )
         records = []
         for frame, result in zip(batch.frames, results, strict=True):
+            boxes: Any = result.boxes  # ultralytics types a result as Results | Tensor
             detections = [
-                {
-                    "label": self.names.get(int(cls), str(int(cls))),
-                    "class_id": int(cls),
-                    "confidence": round(float(conf), 4),
-                    "box": [round(float(v), 4) for v in box],  # x1 y1 x2 y2, 0..1 of the frame
-                }
-                for box, conf, cls in zip(result.boxes.xyxyn.tolist(), result.boxes.conf.tolist(),
-                                          result.boxes.cls.tolist(), strict=True)
+                Detection(label=self.names.get(int(cls), str(int(cls))), class_id=int(cls),
+                          confidence=round(float(conf), 4),
+                          # x1 y1 x2 y2, 0..1 of the frame
+                          box=(round(box[0], 4), round(box[1], 4), round(box[2], 4),
+                               round(box[3], 4)))
+                for box, conf, cls in zip(boxes.xyxyn.tolist(), boxes.conf.tolist(),
+                                          boxes.cls.tolist(), strict=True)
             ]
-            records.append({"t": frame.t, "detections": detections})
+            records.append(FrameDetections(t=frame.t, detections=detections))
         return records
 
     def close(self) -> None:
-        self.yolo = None  # type: ignore[assignment]
+        self.yolo = None
+
+    def summarize(self, records: Sequence[FrameDetections]) -> ObjectsSummary:
+        durations = frame_durations([r.t for r in records])
+        screen_time: dict[str, float] = defaultdict(float)
+        max_count: dict[str, int] = defaultdict(int)
+        first_seen: dict[str, float] = {}
+        for record, dt in zip(records, durations, strict=True):
+            counts = Counter(d.label for d in record.detections)
+            for label, count in counts.items():
+                screen_time[label] += dt
+                max_count[label] = max(max_count[label], count)
+                first_seen.setdefault(label, record.t)
+        ranked = sorted(screen_time, key=lambda k: screen_time[k], reverse=True)
+        return ObjectsSummary(
+            classes={label: ClassStats(screen_time_s=round(screen_time[label], 3),
+                                       max_simultaneous=max_count[label],
+                                       first_seen_s=first_seen[label])
+                     for label in ranked},
+            top_objects=ranked[:5])
+
+    def timeline(self, summary: ObjectsSummary, records: Sequence[FrameDetections]
+                 ) -> list[TimelineEvent]:
+        return [TimelineEvent(t=info.first_seen_s, analyzer=self.key, label=f"first {label}")
+                for label, info in summary.classes.items()]
+
+    def report_metrics(self, summary: ObjectsSummary, records: Sequence[FrameDetections],
+                       hook_window_s: float) -> dict[str, Any]:
+        return {"top_objects": summary.top_objects,
+                "hook.objects": sorted({d.label for r in records if r.t < hook_window_s
+                                        for d in r.detections})}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, FramesInput, register
+from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, FramePolicy, FramesInput
 from tiktok_analyzer.shared.events import Group
+from tiktok_analyzer.shared.results import StrictRecord, StrictSummary, mean_of
 
 
 class ColorConfig(AnalyzerConfig):
@@ -30,7 +33,40 @@ def colorfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
-def palette(rgb: np.ndarray, levels: int, size: int) -> list[dict[str, Any]]:
+class Swatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bin: int = Field(description="Quantisation bin (merges swatches across frames)")
+    rgb: tuple[int, int, int]
+    hex: str
+    share: float = Field(ge=0, le=1, description="Share of the frame's pixels")
+
+
+class ColorRecord(StrictRecord):
+    palette: list[Swatch]
+    brightness: float = Field(description="Mean of max(R, G, B), 0..1")
+    saturation: float = Field(description="Mean HSV saturation, 0..1")
+    colorfulness: float = Field(description="Hasler & Suesstrunk colourfulness")
+    warmth: float = Field(description="Mean of R - B, -1..1 (positive: warm)")
+
+
+class DominantColor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hex: str
+    rgb: tuple[int, int, int]
+    share: float
+
+
+class ColorSummary(StrictSummary):
+    dominant_colors: list[DominantColor] = Field(default_factory=list)
+    brightness: float | None = None
+    saturation: float | None = None
+    colorfulness: float | None = None
+    warmth: float | None = None
+
+
+def palette(rgb: np.ndarray, levels: int, size: int) -> list[Swatch]:
     pixels = rgb.reshape(-1, 3)
     q = (pixels.astype(np.int32) * levels) // 256
     bins = (q[:, 0] * levels + q[:, 1]) * levels + q[:, 2]
@@ -40,37 +76,69 @@ def palette(rgb: np.ndarray, levels: int, size: int) -> list[dict[str, Any]]:
         if counts[b] == 0:
             break
         mean = pixels[bins == b].mean(axis=0).round().astype(int)
-        swatches.append({
-            "bin": int(b),
-            "rgb": [int(c) for c in mean],
-            "hex": "#{:02x}{:02x}{:02x}".format(*mean),
-            "share": round(float(counts[b] / len(pixels)), 4),
-        })
+        swatches.append(Swatch(
+            bin=int(b), rgb=(int(mean[0]), int(mean[1]), int(mean[2])),
+            hex="#{:02x}{:02x}{:02x}".format(*mean),
+            share=round(float(counts[b] / len(pixels)), 4)))
     return swatches
 
 
-@register
-class ColorAnalyzer(Analyzer):
+class ColorAnalyzer(Analyzer[ColorConfig, FramesInput, ColorRecord, ColorSummary]):
     key: ClassVar[str] = "color"
     group: ClassVar[Group] = Group.GPU_LIGHT
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 8
+    inputs = FramePolicy()
     config_model = ColorConfig
+    record_model = ColorRecord
+    summary_model = ColorSummary
+    headline = ("dominant_colors",)
+    hook = ("brightness", "colorfulness")
 
-    def process(self, batch: FramesInput) -> list[dict[str, Any]]:
-        cfg: ColorConfig = self.config  # type: ignore[assignment]
+    def process(self, batch: FramesInput) -> list[ColorRecord]:
+        cfg = self.config
         records = []
         for frame in batch.frames:
             rgb = _downsample(frame.rgb, cfg.max_pixels)
             flt = rgb.astype(np.float32) / 255.0
             high, low = flt.max(axis=2), flt.min(axis=2)
             saturation = np.where(high > 0, (high - low) / np.maximum(high, 1e-6), 0.0)
-            records.append({
-                "t": frame.t,
-                "palette": palette(rgb, cfg.levels, cfg.palette_size),
-                "brightness": round(float(high.mean()), 4),
-                "saturation": round(float(saturation.mean()), 4),
-                "colorfulness": round(colorfulness(rgb), 3),
-                "warmth": round(float((flt[..., 0] - flt[..., 2]).mean()), 4),
-            })
+            records.append(ColorRecord(
+                t=frame.t,
+                palette=palette(rgb, cfg.levels, cfg.palette_size),
+                brightness=round(float(high.mean()), 4),
+                saturation=round(float(saturation.mean()), 4),
+                colorfulness=round(colorfulness(rgb), 3),
+                warmth=round(float((flt[..., 0] - flt[..., 2]).mean()), 4),
+            ))
         return records
+
+    def summarize(self, records: Sequence[ColorRecord]) -> ColorSummary:
+        # Swatches of one quantisation bin are merged, their colours averaged by share.
+        weight: dict[int, float] = defaultdict(float)
+        rgb_sum: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(3))
+        for r in records:
+            for swatch in r.palette:
+                weight[swatch.bin] += swatch.share
+                rgb_sum[swatch.bin] += np.asarray(swatch.rgb, dtype=float) * swatch.share
+        total = sum(weight.values()) or 1.0
+        dominant = []
+        for b, w in sorted(weight.items(), key=lambda bw: -bw[1])[:5]:
+            r, g, bl = (round(c) for c in rgb_sum[b] / w)
+            dominant.append(DominantColor(hex=f"#{r:02x}{g:02x}{bl:02x}", rgb=(r, g, bl),
+                                          share=round(w / total, 4)))
+        return ColorSummary(
+            dominant_colors=dominant,
+            brightness=mean_of(r.brightness for r in records),
+            saturation=mean_of(r.saturation for r in records),
+            colorfulness=mean_of(r.colorfulness for r in records),
+            warmth=mean_of(r.warmth for r in records),
+        )
+
+    def report_metrics(self, summary: ColorSummary, records: Sequence[ColorRecord],
+                       hook_window_s: float) -> dict[str, object]:
+        opening = [r for r in records if r.t < hook_window_s]
+        return {"dominant_colors": ([c.hex for c in summary.dominant_colors[:3]]
+                                    if summary.dominant_colors else None),
+                "hook.brightness": mean_of(r.brightness for r in opening),
+                "hook.colorfulness": mean_of(r.colorfulness for r in opening)}

@@ -1,0 +1,130 @@
+"""Discovery: every analyzer is a module in its group's ``analyzers`` package.
+
+``discover()`` imports each module of ``tiktok_analyzer.<group>.analyzers`` (as Frigate finds
+its detector plugins) and collects the concrete ``Analyzer`` classes defined there, so adding
+an analyzer is adding one module (plus a model-lock entry when it has weights). Modules whose
+name starts with ``_`` are helpers. Importing an analyzer module is cheap by contract: heavy
+libraries are imported in ``load()``. A group whose service package is not installed simply
+contributes nothing.
+
+Each plugin is checked once here, so a mistake fails at start-up with its module named:
+its key is unique, its group matches its package, its declared headline and hook fields exist
+in the report and in its summary, and its model-lock entry is pinned.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+from tiktok_analyzer.shared.analyzers import Analyzer, AnyAnalyzer, AudioPolicy, FramePolicy
+from tiktok_analyzer.shared.errors import ConfigError
+from tiktok_analyzer.shared.events import Group
+
+AnalyzerClass = type[AnyAnalyzer]
+
+
+def group_package(group: Group) -> str:
+    return f"tiktok_analyzer.{group}.analyzers"
+
+
+def _import_group(group: Group) -> ModuleType | None:
+    name = group_package(group)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            return None  # the group's service package is not installed here
+        raise
+
+
+def _analyzers_in(module: ModuleType) -> list[AnalyzerClass]:
+    return [obj for obj in vars(module).values()
+            if inspect.isclass(obj) and issubclass(obj, Analyzer)
+            and obj.__module__ == module.__name__ and not inspect.isabstract(obj)]
+
+
+@functools.cache
+def discover() -> dict[str, AnalyzerClass]:
+    """Every installed analyzer by key, groups in pipeline order, modules by name."""
+    found: dict[str, AnalyzerClass] = {}
+    for group in Group:
+        package = _import_group(group)
+        if package is None:
+            continue
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if info.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for cls in _analyzers_in(module):
+                check_plugin(cls, group)
+                if cls.key in found:
+                    raise ConfigError(f"two analyzers claim the key {cls.key!r}: "
+                                      f"{found[cls.key].__module__} and {cls.__module__}")
+                found[cls.key] = cls
+    return found
+
+
+def check_plugin(cls: AnalyzerClass, group: Group) -> None:
+    """The declarations every plugin must get right, checked at discovery."""
+    from tiktok_analyzer.shared.report import HookMetrics, ReportSummary
+
+    where = f"analyzer {cls.__module__}.{cls.__name__}"
+    for attr in ("key", "group", "inputs", "config_model", "record_model"):
+        if not hasattr(cls, attr):
+            raise ConfigError(f"{where} does not declare {attr}")
+    if cls.group is not group:
+        raise ConfigError(f"{where} says group {cls.group} but lives in {group}'s package")
+    if cls.group is Group.AUDIO and not isinstance(cls.inputs, AudioPolicy):
+        raise ConfigError(f"{where}: an audio analyzer's inputs must be an AudioPolicy")
+    if cls.group is not Group.AUDIO and not isinstance(cls.inputs, FramePolicy):
+        raise ConfigError(f"{where}: a frame analyzer's inputs must be a FramePolicy")
+    kind = cls.config_model.model_fields.get("kind")
+    if kind is None or kind.default != cls.key:
+        raise ConfigError(f"{where}: its config needs kind: Literal[{cls.key!r}] = {cls.key!r}")
+    for names, model, block in ((cls.headline, ReportSummary, "headline"),
+                                (cls.hook, HookMetrics, "hook")):
+        for name in names:
+            if name not in model.model_fields:
+                raise ConfigError(f"{where} fills {block} field {name!r}, which the report's "
+                                  f"{model.__name__} does not have")
+    if cls.model_entry is not None:
+        from tiktok_analyzer.shared.models import load_lock
+
+        if cls.model_entry not in load_lock():
+            raise ConfigError(f"{where} names model-lock entry {cls.model_entry!r}, which the "
+                              "model lock does not pin")
+
+
+def in_group(group: Group) -> dict[str, AnalyzerClass]:
+    return {key: cls for key, cls in discover().items() if cls.group is group}
+
+
+def enabled_by_default(group: Group) -> list[str]:
+    return [key for key, cls in in_group(group).items() if cls.enabled_by_default]
+
+
+def provider_of(block: str, name: str) -> str | None:
+    """The analyzer that fills report field ``name`` of ``block`` (headline or hook)."""
+    for key, cls in discover().items():
+        if name in (cls.headline if block == "headline" else cls.hook):
+            return key
+    return None
+
+
+def frame_policies(keys: Sequence[str], configs: Mapping[str, Mapping[str, Any]]
+                   ) -> dict[str, FramePolicy]:
+    """The frame policy of each of ``keys`` with its settings (what the sampler samples)."""
+    from tiktok_analyzer.shared.analyzers import build_analyzers
+
+    policies: dict[str, FramePolicy] = {}
+    for analyzer in build_analyzers(keys, configs):
+        policy = analyzer.frame_policy(analyzer.config)
+        if policy is not None:
+            policies[analyzer.key] = policy
+    return policies
