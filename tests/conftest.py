@@ -21,11 +21,12 @@ from otlp_receiver import OtlpReceiver
 from tiktok_analyzer.cli import stack as stack_module
 from tiktok_analyzer.cli.processes import ServiceSet
 from tiktok_analyzer.cli.synth import make_video
+from tiktok_analyzer.shared.topics import Service
 
 REPO = Path(__file__).resolve().parents[1]
 # The session's running services, for tests that must pause them (the chaos harness).
 ACTIVE_SERVICES: list[ServiceSet] = []
-SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
+SERVICES = tuple(str(s) for s in Service)
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +74,7 @@ def services(stack: stack_module.StackPaths, tmp_path_factory: pytest.TempPathFa
     env = {"TIKTOK_MODEL_STORE": str(store),
            # Observability: the services export traces to the session's OTLP receiver, in
            # batches every 200 ms. Only these processes get the endpoint; nothing else in the
-           # suite exports. (Their /metrics and /healthz/* are on OBS_PORTS, 9101..9106.)
+           # suite exports. (/metrics and /healthz/* are on topics.SERVICES' ports, 9101..9106.)
            "OTEL_TRACES_EXPORTER": "otlp",
            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
            "OTEL_BSP_SCHEDULE_DELAY": "200"}

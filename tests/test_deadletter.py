@@ -36,9 +36,10 @@ from tiktok_analyzer.shared.topics import (
     SCRAPED,
     UPLOADS,
     VIDEOS,
+    Service,
 )
 
-SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
+SERVICES = tuple(str(s) for s in Service)
 ADAPTER_BY_TOPIC = {
     UPLOADS.name: MinioNotification, SCRAPED.name: ScrapedVideo, VIDEOS.name: VideoAccepted,
     FRAMES_HEAVY.name: FrameBatch, FRAMES_LIGHT.name: FrameBatch, AUDIO_CHUNKS.name: AudioChunk,

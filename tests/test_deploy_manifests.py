@@ -46,11 +46,14 @@ from pydantic_settings import BaseSettings
 from tiktok_analyzer.cli import toolchain
 from tiktok_analyzer.shared import settings as settings_module
 from tiktok_analyzer.shared import topics
-from tiktok_analyzer.shared.settings import OBS_PORTS, IngestSettings
+from tiktok_analyzer.shared.settings import IngestSettings
+from tiktok_analyzer.shared.topics import ANALYZER_SERVICES, Service
+from tiktok_analyzer.shared.topics import SERVICES as SPECS
 
-SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
-ANALYZERS = ("gpu_heavy", "gpu_light", "audio")
-CPU_SERVICES = ("ingest", "frame_sampler", "aggregator")
+SERVICES = tuple(str(s) for s in SPECS)
+ANALYZERS = tuple(str(s) for s in ANALYZER_SERVICES)
+CPU_SERVICES = tuple(s for s in SERVICES if s not in ANALYZERS)
+OBS_PORTS = {str(s): spec.obs_port for s, spec in SPECS.items()}
 OVERLAYS = ("base", "overlays/cpu-only", "overlays/gpu")
 # The oldest Kubernetes the manifests claim (PodDisruptionBudget.unhealthyPodEvictionPolicy is
 # GA since 1.31) and the newest that kubernetes-validate knows.
@@ -184,11 +187,11 @@ def test_scaledobjects_scale_on_the_service_consumer_lag(rendered: Any) -> None:
         triggers = so["spec"]["triggers"]
         assert {t["type"] for t in triggers} == {"kafka"}
         assert sorted(t["metadata"]["topic"] for t in triggers) == sorted(
-            t.name for t in topics.INPUT_TOPICS[service])
+            t.name for t in SPECS[Service(service)].inputs)
         env = container_env(docs, container(deployments[target]))
         for trigger in triggers:
             meta = trigger["metadata"]
-            assert meta["consumerGroup"] == topics.CONSUMER_GROUPS[service]
+            assert meta["consumerGroup"] == SPECS[Service(service)].consumer_group
             assert int(meta["lagThreshold"]) > 0
             # The services start a new group at the earliest offset; KEDA must count lag alike.
             assert meta.get("offsetResetPolicy") == "earliest"

@@ -28,8 +28,7 @@ from pydantic import BaseModel
 from tiktok_analyzer.shared import logs, metrics, telemetry
 from tiktok_analyzer.shared.health import ObservabilityServer
 from tiktok_analyzer.shared.kafka import MessageScope, make_broker, publish
-from tiktok_analyzer.shared.settings import OBS_PORTS
-from tiktok_analyzer.shared.topics import Topic
+from tiktok_analyzer.shared.topics import SERVICES, Topic
 
 REPO = Path(__file__).resolve().parents[1]
 OBS = REPO / "observability"
@@ -92,7 +91,7 @@ def test_prometheus_scrapes_the_six_services_on_their_ports() -> None:
     config = yaml.safe_load((OBS / "prometheus.yml").read_text())
     targets = {job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
                for job in config["scrape_configs"]}
-    assert targets == {name: [f"{name}:{port}"] for name, port in OBS_PORTS.items()}
+    assert targets == {str(name): [f"{name}:{spec.obs_port}"] for name, spec in SERVICES.items()}
 
 
 def test_grafana_provisioning_matches_the_dashboard() -> None:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.shared.topics import Service
 
-SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
+SERVICES = tuple(str(s) for s in Service)
 
 
 @dataclass

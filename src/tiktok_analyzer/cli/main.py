@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tiktok_analyzer.shared.topics import Service
+
 # Exit codes of `analyze` (documented in the README).
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
 
-SERVICES = ("ingest", "frame_sampler", "gpu_heavy", "gpu_light", "audio", "aggregator")
+SERVICES = tuple(str(s) for s in Service)
 
 
 def _quiet_libraries() -> None:

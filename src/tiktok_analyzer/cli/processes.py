@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tiktok_analyzer.shared.topics import SERVICES, Service
+
 READY_LINE = "app started successfully"  # FastStream logs this once every subscriber runs
 
 
@@ -36,7 +38,7 @@ class ServiceSet:
         env = {**self.env, "OTEL_SERVICE_NAME": name}
         with self.log_path(name).open("ab") as log:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", f"tiktok_analyzer.{name}.app"],
+                [sys.executable, "-m", SERVICES[Service(name)].module],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def __enter__(self) -> ServiceSet:

@@ -17,7 +17,7 @@ from typing import Any
 from tiktok_analyzer.shared import logs, metrics, telemetry
 from tiktok_analyzer.shared.health import Check, ObservabilityServer
 from tiktok_analyzer.shared.settings import ObservabilitySettings
-from tiktok_analyzer.shared.topics import CONSUMER_GROUPS
+from tiktok_analyzer.shared.topics import SERVICES, Service
 
 
 def setup_process(service: str) -> ObservabilitySettings:
@@ -56,7 +56,8 @@ class Observer:
                 asyncio.get_running_loop())
             self._server.start()
         self._lag = asyncio.create_task(
-            metrics.lag_loop(self.consumers, CONSUMER_GROUPS[self.service]), name="lag")
+            metrics.lag_loop(self.consumers, SERVICES[Service(self.service)].consumer_group),
+            name="lag")
 
     async def stop(self) -> None:
         self.started = False

@@ -18,9 +18,10 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated
 from weakref import WeakKeyDictionary
 
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.shared import metrics
@@ -33,7 +34,7 @@ from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make
 from tiktok_analyzer.shared.models import ModelStore
 from tiktok_analyzer.shared.observability import Observer, setup_process
 from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP
+from tiktok_analyzer.shared.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP, service_for
 
 log = logging.getLogger(__name__)
 
@@ -55,37 +56,49 @@ def observe(app: FastStream, service: str, checks: Mapping[str, Check] | None = 
     _OBSERVED[app] = _Observed(service, dict(checks or {}), gpu)
 
 
+@dataclass(frozen=True)
+class ConsumerDeps:
+    """What a consumer service's handler needs, made once at start-up (models loaded) and
+    handed to it through FastStream's context."""
+
+    runner: GroupRunner
+    store: MinioBlobStore
+
+
+# Module level: FastStream resolves handler annotations against the module's globals.
+Deps = Annotated[ConsumerDeps, Context("deps")]
+
+
 def consumer_app(group: Group) -> FastStream:
     service = str(group)
     broker = make_broker(service=service)
     app = FastStream(broker)
     adapter = adapter_for(AudioChunk if group is Group.AUDIO else FrameBatch)
-    state: dict[str, object] = {}
-    group_id = f"tiktok-{group}"
+    group_id = service_for(group).consumer_group
 
     @app.on_startup
-    async def load_models() -> None:
+    async def load_models(context: ContextRepo) -> None:
         models = ModelStoreSettings()
         pipeline = PipelineSettings()
         keys = pipeline.for_group(group)
-        state["runner"] = await asyncio.to_thread(
+        runner = await asyncio.to_thread(
             make_runner, group, keys, ModelStore(models.store), models.device,
             pipeline.settings_for_group(group))
-        state["store"] = MinioBlobStore.from_settings()
+        context.set_global("deps", ConsumerDeps(runner, MinioBlobStore.from_settings()))
         log.info("%s ready with analyzers %s", group, keys)
 
     @app.on_shutdown
     async def unload() -> None:
-        runner = state.get("runner")
-        if isinstance(runner, GroupRunner):
-            runner.close()
+        deps: ConsumerDeps | None = app.context.get("deps")
+        if deps is not None:
+            deps.runner.close()
 
     async def models_ready() -> str | None:
-        runner = state.get("runner")
-        if not isinstance(runner, GroupRunner) or not runner.loaded:
+        deps: ConsumerDeps | None = app.context.get("deps")
+        if deps is None or not deps.runner.loaded:
             return "analyzers not loaded yet"
-        if runner.stuck:
-            return f"analyzers stuck past their timeout: {', '.join(runner.stuck)}"
+        if deps.runner.stuck:
+            return f"analyzers stuck past their timeout: {', '.join(deps.runner.stuck)}"
         return None
 
     observe(app, service, {"models": models_ready}, gpu=True)
@@ -98,12 +111,11 @@ def consumer_app(group: Group) -> FastStream:
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
-    async def on_batch(msg: KafkaMessage) -> None:
+    async def on_batch(msg: KafkaMessage, deps: Deps) -> None:
         event = await decode_or_deadletter(broker, msg, adapter, group=group_id)
         if event is None:
             return
-        runner, store = state["runner"], state["store"]
-        partial = await asyncio.to_thread(analyze_batch, runner, event, store)  # type: ignore[arg-type]
+        partial = await asyncio.to_thread(analyze_batch, deps.runner, event, deps.store)
         metrics.record_runs(str(group), partial.runs,
                             len(event.frames) if isinstance(event, FrameBatch) else 1)
         await publish(broker, partial, AGGREGATOR_IN)

@@ -149,18 +149,6 @@ class AggregatorSettings(_Base):
         default=1.0, gt=0, description="How often deadlines are checked")
 
 
-# Default port of each service's observability server (/metrics, /healthz/live, /healthz/ready):
-# distinct, so that the six services run side by side on one host; containers keep them too.
-OBS_PORTS = {
-    "ingest": 9101,
-    "frame_sampler": 9102,
-    "gpu_heavy": 9103,
-    "gpu_light": 9104,
-    "audio": 9105,
-    "aggregator": 9106,
-}
-
-
 class ObservabilitySettings(_Base):
     """Metrics and health endpoints, logs. Traces are configured by the standard ``OTEL_*``
     variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_TRACES_EXPORTER``, ...)."""
@@ -170,12 +158,14 @@ class ObservabilitySettings(_Base):
     enabled: bool = Field(default=True, description="Serve /metrics and /healthz/* ")
     host: str = Field(default="127.0.0.1", description="0.0.0.0 in containers")
     port: int | None = Field(
-        default=None, description="Defaults to the service's entry in OBS_PORTS")
+        default=None, description="Defaults to the service's port in topics.SERVICES")
     json_logs: bool = Field(default=True, description="One JSON object per log line")
     log_level: str = "INFO"
 
     def port_for(self, service: str) -> int:
-        return self.port if self.port is not None else OBS_PORTS[service]
+        from tiktok_analyzer.shared.topics import SERVICES, Service
+
+        return self.port if self.port is not None else SERVICES[Service(service)].obs_port
 
 
 def _enabled_by_default(group: str) -> list[str]:

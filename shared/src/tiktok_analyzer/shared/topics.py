@@ -1,8 +1,11 @@
-"""Topic names and partition counts: the one place they are defined."""
+"""The topology, defined once: every topic (name, partitions, configs) and every service
+(its consumer group, the topics it consumes, its observability port, its entry point). The
+CLI, the chaos harness, the tests and the compose/Kubernetes checks all read this table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from tiktok_analyzer.shared.events import Group
 
@@ -49,22 +52,58 @@ INPUT_TOPIC_BY_GROUP = {
     Group.AUDIO: AUDIO_CHUNKS,
 }
 
-# Consumer group of each service: what KEDA's lag trigger and the lag metric watch.
-CONSUMER_GROUPS = {
-    "ingest": "tiktok-ingest",
-    "frame_sampler": "tiktok-frame-sampler",
-    "gpu_heavy": f"tiktok-{Group.GPU_HEAVY}",
-    "gpu_light": f"tiktok-{Group.GPU_LIGHT}",
-    "audio": f"tiktok-{Group.AUDIO}",
-    "aggregator": "tiktok-aggregator",
-}
+class Service(StrEnum):
+    """The six services, in pipeline order."""
 
-# The topics each service consumes (its lag is measured on these).
-INPUT_TOPICS = {
-    "ingest": (UPLOADS, SCRAPED),
-    "frame_sampler": (VIDEOS,),
-    "gpu_heavy": (FRAMES_HEAVY,),
-    "gpu_light": (FRAMES_LIGHT,),
-    "audio": (AUDIO_CHUNKS,),
-    "aggregator": (AGGREGATOR_IN,),
-}
+    INGEST = "ingest"
+    FRAME_SAMPLER = "frame_sampler"
+    GPU_HEAVY = "gpu_heavy"
+    GPU_LIGHT = "gpu_light"
+    AUDIO = "audio"
+    AGGREGATOR = "aggregator"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    service: Service
+    consumer_group: str
+    """What KEDA's lag trigger and the lag metric watch."""
+    inputs: tuple[Topic, ...]
+    """The topics it consumes (its lag is measured on these)."""
+    obs_port: int
+    """Default port of /metrics and /healthz/*: distinct, so the six run side by side on one
+    host; containers keep them too (TIKTOK_OBS_PORT overrides)."""
+    group: Group | None = None
+    """The analyzer group it runs, for the three analyzer services."""
+
+    @property
+    def dashed(self) -> str:
+        return self.service.replace("_", "-")
+
+    @property
+    def entry_point(self) -> str:
+        """Its console script (also its Docker image's entry point)."""
+        return f"tiktok-analyzer-{self.dashed}"
+
+    @property
+    def module(self) -> str:
+        """Its app module, for ``python -m``."""
+        return f"tiktok_analyzer.{self.service}.app"
+
+
+SERVICES: dict[Service, ServiceSpec] = {spec.service: spec for spec in (
+    ServiceSpec(Service.INGEST, "tiktok-ingest", (UPLOADS, SCRAPED), 9101),
+    ServiceSpec(Service.FRAME_SAMPLER, "tiktok-frame-sampler", (VIDEOS,), 9102),
+    ServiceSpec(Service.GPU_HEAVY, f"tiktok-{Group.GPU_HEAVY}", (FRAMES_HEAVY,), 9103,
+                Group.GPU_HEAVY),
+    ServiceSpec(Service.GPU_LIGHT, f"tiktok-{Group.GPU_LIGHT}", (FRAMES_LIGHT,), 9104,
+                Group.GPU_LIGHT),
+    ServiceSpec(Service.AUDIO, f"tiktok-{Group.AUDIO}", (AUDIO_CHUNKS,), 9105, Group.AUDIO),
+    ServiceSpec(Service.AGGREGATOR, "tiktok-aggregator", (AGGREGATOR_IN,), 9106),
+)}
+
+ANALYZER_SERVICES = tuple(s for s, spec in SERVICES.items() if spec.group is not None)
+
+
+def service_for(group: Group) -> ServiceSpec:
+    return next(spec for spec in SERVICES.values() if spec.group is group)

@@ -54,11 +54,11 @@ from tiktok_analyzer.shared.observability import Observer, setup_process
 from tiktok_analyzer.shared.report import REPORT_SUFFIX, FinalReport, ReportStatus
 from tiktok_analyzer.shared.settings import AggregatorSettings, KafkaSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, ThrottledStatus
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS
+from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS, SERVICES, Service
 
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"
-GROUP = "tiktok-aggregator"
+GROUP = SERVICES[Service.AGGREGATOR].consumer_group
 READY_LINE = "app started successfully"  # the same line FastStream services log when ready
 inputs = adapter_for(AggregatorInput)
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.frame_sampler.stage import sample_video
@@ -35,34 +37,53 @@ from tiktok_analyzer.shared.events import (
 from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
 from tiktok_analyzer.shared.ledger import Ledger
 from tiktok_analyzer.shared.service import observe, run
-from tiktok_analyzer.shared.settings import IngestSettings, SamplingSettings, StorageSettings
+from tiktok_analyzer.shared.settings import (
+    IngestSettings,
+    PipelineSettings,
+    SamplingSettings,
+    StorageSettings,
+)
 from tiktok_analyzer.shared.status import Stage, StatusBoard, ThrottledStatus
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, AUDIO_CHUNKS, INPUT_TOPIC_BY_GROUP, VIDEOS
+from tiktok_analyzer.shared.topics import (
+    AGGREGATOR_IN,
+    AUDIO_CHUNKS,
+    INPUT_TOPIC_BY_GROUP,
+    SERVICES,
+    VIDEOS,
+    Service,
+)
 
 log = logging.getLogger(__name__)
 broker = make_broker(service="frame_sampler")
 app = FastStream(broker)
 accepted_adapter = adapter_for(VideoAccepted)
-GROUP = "tiktok-frame-sampler"
+GROUP = SERVICES[Service.FRAME_SAMPLER].consumer_group
 
 
-class _Deps:
+@dataclass(frozen=True)
+class SamplerDeps:
+    """What the handler shares, made once at start-up and handed to it through FastStream's
+    context."""
+
     store: MinioBlobStore
     ledger: Ledger
     board: StatusBoard
     storage: StorageSettings
     sampling: SamplingSettings
+    pipeline: PipelineSettings
 
 
-deps = _Deps()
+Deps = Annotated[SamplerDeps, Context("deps")]
 
 
 @app.on_startup
-async def connect() -> None:
-    deps.storage, deps.sampling = StorageSettings(), SamplingSettings()
-    deps.store = MinioBlobStore.from_settings()
-    deps.ledger = Ledger(deps.store, deps.storage.work_bucket, IngestSettings().ledger_prefix)
-    deps.board = StatusBoard(deps.store, deps.storage.work_bucket)
+async def connect(context: ContextRepo) -> None:
+    storage = StorageSettings()
+    store = MinioBlobStore.from_settings()
+    context.set_global("deps", SamplerDeps(
+        store=store, ledger=Ledger(store, storage.work_bucket, IngestSettings().ledger_prefix),
+        board=StatusBoard(store, storage.work_bucket), storage=storage,
+        sampling=SamplingSettings(), pipeline=PipelineSettings()))
 
 
 def _reached_s(event: FrameBatch | AudioChunk) -> float:
@@ -96,7 +117,8 @@ class _FrameCounter:
             self._decoded_to(round(event.decoded_duration_s * self.fps))
 
 
-def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop) -> None:
+def _sample_and_publish(deps: SamplerDeps, accepted: VideoAccepted,
+                        loop: asyncio.AbstractEventLoop) -> None:
     packer = PayloadPacker(deps.store, deps.storage.work_bucket, deps.sampling.inline_limit_bytes)
     status = ThrottledStatus(deps.board, accepted.video_id, "frame_sampler")
     duration = accepted.media.duration_s
@@ -116,7 +138,7 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
             deps.ledger.mark_sampled(accepted.video_id, accepted)
             return
         status.update(Stage.SAMPLING, progress=0.0)
-        for event in sample_video(local, accepted, packer, deps.sampling):
+        for event in sample_video(local, accepted, packer, deps.sampling, deps.pipeline):
             if isinstance(event, FrameBatch):
                 topic = INPUT_TOPIC_BY_GROUP[event.group]
                 frames.batch(event)
@@ -143,7 +165,7 @@ def _sample_and_publish(accepted: VideoAccepted, loop: asyncio.AbstractEventLoop
 @broker.subscriber(VIDEOS.name,
                    group_id=GROUP, ack_policy=AckPolicy.NACK_ON_ERROR,
                    auto_offset_reset="earliest")
-async def on_video(msg: KafkaMessage) -> None:
+async def on_video(msg: KafkaMessage, deps: Deps) -> None:
     accepted = await decode_or_deadletter(broker, msg, accepted_adapter, group=GROUP)
     if accepted is None:
         return
@@ -151,7 +173,7 @@ async def on_video(msg: KafkaMessage) -> None:
         log.info("video %s already sampled: duplicate arrival %s/%s dropped", accepted.video_id,
                  accepted.source.bucket, accepted.source.key)
         return
-    await asyncio.to_thread(_sample_and_publish, accepted, asyncio.get_running_loop())
+    await asyncio.to_thread(_sample_and_publish, deps, accepted, asyncio.get_running_loop())
 
 
 observe(app, "frame_sampler")

@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
-from opentelemetry.context import Context
+from opentelemetry.context import Context as TraceContext
 
 from tiktok_analyzer.ingest.http_api import (
     API_KEY_PREFIX,
@@ -46,18 +48,20 @@ from tiktok_analyzer.shared.ledger import Ledger
 from tiktok_analyzer.shared.service import observe, run
 from tiktok_analyzer.shared.settings import GateSettings, IngestSettings, StorageSettings
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS
+from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, SERVICES, UPLOADS, VIDEOS, Service
 
 log = logging.getLogger(__name__)
 broker = make_broker(service="ingest")
 app = FastStream(broker)
 notification = adapter_for(MinioNotification)
 scraped = adapter_for(ScrapedVideo)
-GROUP = "tiktok-ingest"
+GROUP = SERVICES[Service.INGEST].consumer_group
 
 
-class _Deps:
-    """What the handlers share, made once at start-up."""
+@dataclass(frozen=True)
+class IngestDeps:
+    """What the handlers share, made once at start-up and handed to them through FastStream's
+    context (``Annotated[IngestDeps, Context()]``)."""
 
     store: MinioBlobStore
     ledger: Ledger
@@ -65,19 +69,20 @@ class _Deps:
     gate: GateSettings
     settings: IngestSettings
     storage: StorageSettings
-    tasks: list[asyncio.Task[None]]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-deps = _Deps()
+Deps = Annotated[IngestDeps, Context("deps")]
 
 
 @app.on_startup
-async def connect() -> None:
-    deps.storage, deps.settings, deps.gate = StorageSettings(), IngestSettings(), GateSettings()
-    deps.store = MinioBlobStore.from_settings()
-    deps.ledger = Ledger(deps.store, deps.storage.work_bucket, deps.settings.ledger_prefix)
-    deps.board = StatusBoard(deps.store, deps.storage.work_bucket)
-    deps.tasks = []
+async def connect(context: ContextRepo) -> None:
+    storage, settings = StorageSettings(), IngestSettings()
+    store = MinioBlobStore.from_settings()
+    context.set_global("deps", IngestDeps(
+        store=store, ledger=Ledger(store, storage.work_bucket, settings.ledger_prefix),
+        board=StatusBoard(store, storage.work_bucket), gate=GateSettings(), settings=settings,
+        storage=storage))
 
 
 async def kafka_ready() -> str | None:
@@ -86,6 +91,9 @@ async def kafka_ready() -> str | None:
 
 
 async def minio_ready() -> str | None:
+    deps: IngestDeps | None = app.context.get("deps")
+    if deps is None:
+        return "not started yet"
     return await check_minio(deps.store, deps.storage.upload_bucket)
 
 
@@ -96,8 +104,8 @@ def _stop_on_failure(task: asyncio.Task[None]) -> None:
 
 
 @app.after_startup
-async def start_background() -> None:
-    deps.tasks.append(asyncio.create_task(reconcile_forever(), name="reconciler"))
+async def start_background(deps: Deps) -> None:
+    deps.tasks.append(asyncio.create_task(reconcile_forever(deps), name="reconciler"))
     if deps.settings.http_enabled:
         api = create_api(deps.store, deps.board, deps.storage, deps.gate,
                          combine_checks({"kafka": kafka_ready, "minio": minio_ready}))
@@ -108,19 +116,19 @@ async def start_background() -> None:
 
 
 @app.on_shutdown
-async def stop_background() -> None:
+async def stop_background(deps: Deps) -> None:
     for task in deps.tasks:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
 
 
-def _upload_trace(src: ObjectRef) -> Context | None:
+def _upload_trace(store: MinioBlobStore, src: ObjectRef) -> TraceContext | None:
     """The trace context an HTTP API upload stored with its object, if any."""
     if not src.key.startswith(f"{API_KEY_PREFIX}/"):
         return None
     try:
-        stat = deps.store.client.stat_object(src.bucket, src.key, version_id=src.version_id)
+        stat = store.client.stat_object(src.bucket, src.key, version_id=src.version_id)
     except Exception:  # gone or unreadable: the gate will say so
         return None
     traceparent = (stat.metadata or {}).get(f"x-amz-meta-{TRACEPARENT_METADATA}")
@@ -130,22 +138,23 @@ def _upload_trace(src: ObjectRef) -> Context | None:
     return parent if telemetry.span_context_of(parent) else None
 
 
-async def handle(arrival: Arrival, own_trace: bool = False) -> None:
+async def handle(deps: IngestDeps, arrival: Arrival, own_trace: bool = False) -> None:
     """Gate one arrival and publish its events, in an ``ingest`` span: a child of the
     consumer span; or, linked to it, a child of the HTTP upload's span, or with ``own_trace``
     the root of a new trace."""
     src = arrival.source
-    upload = await asyncio.to_thread(_upload_trace, src) if telemetry.enabled() else None
+    upload = (await asyncio.to_thread(_upload_trace, deps.store, src) if telemetry.enabled()
+              else None)
     separate = own_trace or upload is not None
     with telemetry.span(
             "ingest", parent=upload, new_trace=own_trace,
             links=[telemetry.current_span_context()] if separate else (),
             attributes={"ingest.via": arrival.via, "s3.bucket": src.bucket,
                         "s3.key": src.key}):
-        await _handle(arrival)
+        await _handle(deps, arrival)
 
 
-async def _handle(arrival: Arrival) -> None:
+async def _handle(deps: IngestDeps, arrival: Arrival) -> None:
     result: IngestResult = await asyncio.to_thread(
         ingest_arrival, arrival, deps.store, deps.ledger, deps.gate)
     logs.bind_video(result.video_id)
@@ -173,27 +182,27 @@ async def _handle(arrival: Arrival) -> None:
                    auto_offset_reset="earliest", title="uploads",
                    description="MinIO bucket notifications (S3 event format) for the upload "
                                "bucket, and the reconciler's re-announcements in that format.")
-async def on_upload(msg: KafkaMessage) -> None:
+async def on_upload(msg: KafkaMessage, deps: Deps) -> None:
     note = await decode_or_deadletter(broker, msg, notification, group=GROUP)
     if note is None:
         return
     arrivals = note.arrivals()
     for arrival in arrivals:
-        await handle(arrival, own_trace=len(arrivals) > 1)
+        await handle(deps, arrival, own_trace=len(arrivals) > 1)
 
 
 @broker.subscriber(SCRAPED.name, group_id=GROUP, ack_policy=AckPolicy.NACK_ON_ERROR,
                    auto_offset_reset="earliest", title="scraper_videos",
                    description="Scrapers announce a video they stored in MinIO, with its "
                                "platform metadata (ScrapedVideo).")
-async def on_scraped(msg: KafkaMessage) -> None:
+async def on_scraped(msg: KafkaMessage, deps: Deps) -> None:
     event = await decode_or_deadletter(broker, msg, scraped, group=GROUP)
     if event is None:
         return
-    await handle(Arrival(source=event.object, via="scraper", upstream=event.upstream))
+    await handle(deps, Arrival(source=event.object, via="scraper", upstream=event.upstream))
 
 
-async def reconcile_forever() -> None:
+async def reconcile_forever(deps: IngestDeps) -> None:
     while True:
         await asyncio.sleep(deps.settings.reconcile_interval_s)
         try:
