@@ -6,15 +6,17 @@ cut into chunks exactly as the sampler cuts them (16 kHz mono 16-bit PCM through
 ``AudioChunker``, 10 s chunks overlapping by 1 s, fed in half-second blocks), wrapped in
 ``AudioChunk`` events and decoded by the consumer's ``to_input``, then analyzed by the
 production ``GroupRunner`` with one BLAS thread, as the services run. Analyzers:
-``audio_features``, ``pitch`` and, when it is importable, ``speech_rate``, whose voice activity
-(Silero VAD, shipped inside faster-whisper) runs without a transcript.
+``audio_features``, ``pitch`` and, when faster-whisper is installed, ``speech_rate``, whose voice
+activity (Silero VAD, shipped inside faster-whisper) runs without a transcript.
 
 Measured in one process: the warm-up (``GroupRunner.load``: each analyzer's ``load`` and
 ``warm_up``, i.e. numba compilation and filter construction; per analyzer from the runner's
 log, in load order, so kernels librosa shares are charged to the first analyzer that uses
 them), one untimed first pass, then ``--repeat`` timed passes over all chunks. Per analyzer:
 the runner's own ``elapsed_s`` summed over the chunks of a pass (thread hand-off and record
-validation included); the total is the wall time of ``GroupRunner.run`` over the chunks.
+validation included); the total is the wall time of ``GroupRunner.run`` over the chunks. The
+summaries printed are each analyzer's own ``summarize`` of the first pass's typed records, as the
+aggregator makes them.
 Real-time factor = processing seconds / audio seconds (below 1 is faster than real time).
 
     .venv/bin/python benchmarks/audio.py [--repeat 7] [--duration 60]
@@ -152,11 +154,13 @@ class _LoadTimes(logging.Handler):
 
 
 def analyzer_keys() -> list[str]:
+    # Analyzer modules import cheaply (their libraries load in load()), so what decides whether
+    # speech_rate can run is its voice activity library, faster-whisper.
+    import importlib.util
+
     keys = ["audio_features", "pitch"]
-    try:
-        from tiktok_analyzer.audio.analyzers import speech_rate  # noqa: F401
-    except ImportError as exc:
-        print(f"speech_rate left out: {exc}")
+    if importlib.util.find_spec("faster_whisper") is None:
+        print("speech_rate left out: faster-whisper (its Silero VAD) is not installed")
     else:
         keys.append("speech_rate")
     return keys
@@ -168,10 +172,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     args = parser.parse_args()
 
-    from tiktok_analyzer.audio import registry  # noqa: F401 - registers the analyzers
     from tiktok_analyzer.shared.analyzers import GroupRunner, LoadContext, build_analyzers
     from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-    from tiktok_analyzer.shared.summaries import summarize
+    from tiktok_analyzer.shared.models import ModelStore
+    from tiktok_analyzer.shared.plugins import discover
+    from tiktok_analyzer.shared.results import Record
+    from tiktok_analyzer.shared.settings import ModelStoreSettings
 
     keys = analyzer_keys()
     inputs = chunks(track(args.duration))
@@ -185,7 +191,9 @@ def main() -> None:
     runner_log = logging.getLogger("tiktok_analyzer.shared.analyzers")
     runner_log.addHandler(handler)
     runner_log.setLevel(logging.INFO)
-    runner = GroupRunner(Group.AUDIO, build_analyzers(keys), LoadContext(None, "cpu"))
+    # The services' model store; these analyzers are weight-free and never read it.
+    context = LoadContext(model_store=ModelStore(ModelStoreSettings().store), device="cpu")
+    runner = GroupRunner(Group.AUDIO, build_analyzers(keys), context)
     started = time.perf_counter()
     runner.load()
     warm_total = time.perf_counter() - started
@@ -193,9 +201,9 @@ def main() -> None:
     if runner.unavailable():
         raise SystemExit(f"analyzers unavailable: {runner.unavailable()}")
 
-    def one_pass() -> tuple[dict[str, float], float, dict[str, list[dict[str, Any]]]]:
+    def one_pass() -> tuple[dict[str, float], float, dict[str, list[Record]]]:
         seconds = dict.fromkeys(runner.keys, 0.0)
-        records: dict[str, list[dict[str, Any]]] = {k: [] for k in runner.keys}
+        records: dict[str, list[Record]] = {k: [] for k in runner.keys}
         wall = 0.0
         for batch in inputs:
             t0 = time.perf_counter()
@@ -217,12 +225,15 @@ def main() -> None:
               + f"  total {wall:.3f} s", flush=True)
     runner.close()
 
-    features, pitch = summarize("audio_features", records["audio_features"]), summarize(
-        "pitch", records["pitch"])
-    print(f"what they found: tempo {features['tempo_bpm']} BPM, key {features['key']} "
-          f"({features['key_confidence']}), {len(features['beats'])} beats; pitch median "
-          f"{pitch['median_hz']} Hz, voiced {pitch['voiced_ratio']}, "
-          f"range {pitch['range_semitones']} semitones")
+    def summarize(key: str) -> Any:
+        # As the aggregator does: a fresh, never-loaded plugin summarizes the typed records.
+        return discover()[key]().summarize(sorted(records[key], key=lambda r: r.t))
+
+    features, pitch = summarize("audio_features"), summarize("pitch")
+    print(f"what they found: tempo {features.tempo_bpm} BPM, key {features.key} "
+          f"({features.key_confidence}), {len(features.beats)} beats; pitch median "
+          f"{pitch.median_hz} Hz, voiced {pitch.voiced_ratio}, "
+          f"range {pitch.range_semitones} semitones")
     print()
     print(f"| analyzer | warm-up, once per process | first pass | s per {audio_s:.0f} s of audio "
           f"(median of {args.repeat}) | fastest | real-time factor (median) |")

@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,20 +176,69 @@ func main() {
 """
 
 
+# --- the kinds of tool only the tests build --------------------------------------------------
+
+
+def go_program(module: str, source: str) -> Callable[[toolchain.Tool, Path], None]:
+    """A small Go program (``source`` is its main.go) over ``module`` at the tool's version."""
+
+    def build(tool: toolchain.Tool, target: Path) -> None:
+        go = toolchain.require("go", "Go 1.24 or newer")
+        staging = toolchain.staging_dir(target)
+        try:
+            (staging / "main.go").write_text(source)
+            (staging / "go.mod").write_text(
+                f"module local/{tool.name}\n\ngo 1.24\n\nrequire {module} {tool.version}\n")
+            env = toolchain.go_env()
+            toolchain.run_step(f"{tool.name}.tidy", [go, "mod", "tidy"], cwd=staging, env=env,
+                     timeout_s=600)
+            toolchain.run_step(tool.name, [go, "build", "-v", "-o", str(staging / "bin"), "."],
+                     cwd=staging, env=env, timeout_s=tool.timeout_s)
+            toolchain.publish(staging / "bin", target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    return build
+
+
+def go_module_file(module: str) -> Callable[[toolchain.Tool, Path], None]:
+    """One file out of a Go module at the tool's version (``go mod download``)."""
+
+    def build(tool: toolchain.Tool, target: Path) -> None:
+
+        go = toolchain.require("go", "Go 1.24 or newer")
+        staging = toolchain.staging_dir(target)
+        try:
+            out = staging / "download.json"
+            toolchain.run_step(f"{tool.name}.download",
+                     ["sh", "-c", f'"$0" mod download -json {module}@{tool.version} > {out}', go],
+                     cwd=staging, env=toolchain.go_env(), timeout_s=600)
+            info = json.loads(out.read_text())
+            if info.get("Error") or not info.get("Dir"):
+                raise toolchain.ToolchainError(f"go mod download {module}@{tool.version}: "
+                                     f"{info.get('Error')}")
+            shutil.copyfile(Path(info["Dir"]) / tool.relpath, staging / "file")
+            toolchain.publish(staging / "file", target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    return build
+
+
 KUSTOMIZE = toolchain.Tool("kustomize", KUSTOMIZE_VERSION, toolchain.go_install(KUSTOMIZE_MODULE),
                            relpath="kustomize")
 COMPOSE_CONFIG = toolchain.Tool("compose-config", COMPOSE_VERSION,
-                                toolchain.go_program(COMPOSE_MODULE, COMPOSE_CONFIG_MAIN),
+                                go_program(COMPOSE_MODULE, COMPOSE_CONFIG_MAIN),
                                 relpath="compose-config")
 DOCKERFILE_LINT = toolchain.Tool("dockerfile-lint", BUILDKIT_VERSION,
-                                 toolchain.go_program(BUILDKIT_MODULE, DOCKERFILE_LINT_MAIN),
+                                 go_program(BUILDKIT_MODULE, DOCKERFILE_LINT_MAIN),
                                  relpath="dockerfile-lint")
-KEDA_CRD = toolchain.Tool("keda-crd", KEDA_VERSION, toolchain.go_module_file(KEDA_MODULE),
+KEDA_CRD = toolchain.Tool("keda-crd", KEDA_VERSION, go_module_file(KEDA_MODULE),
                           relpath=KEDA_SCALEDOBJECT_CRD)
-KEDA_SCALER = toolchain.Tool("keda-scaler", KEDA_VERSION, toolchain.go_module_file(KEDA_MODULE),
+KEDA_SCALER = toolchain.Tool("keda-scaler", KEDA_VERSION, go_module_file(KEDA_MODULE),
                              relpath=KEDA_KAFKA_SCALER)
 COMPOSE_SCHEMA_FILE = toolchain.Tool("compose-schema", COMPOSE_VERSION,
-                                     toolchain.go_module_file(COMPOSE_MODULE),
+                                     go_module_file(COMPOSE_MODULE),
                                      relpath=COMPOSE_SCHEMA)
 DEPLOY_TOOLS = (KEDA_CRD, KEDA_SCALER, COMPOSE_SCHEMA_FILE, KUSTOMIZE, COMPOSE_CONFIG,
                 DOCKERFILE_LINT)

@@ -34,8 +34,9 @@ def manifest(light_batches: int = 2) -> SamplingManifest:
 
 
 def partial(batch: int, t: float) -> PartialResult:
-    record = {"t": t, "sharpness": 1.0, "noise": 0.0, "contrast": 0.1, "clipped_dark": 0.0,
-              "clipped_bright": 0.0, "black_bars": {"top": 0, "bottom": 0, "left": 0, "right": 0}}
+    record = {"t": t, "width": 360, "height": 640, "sharpness": 1.0, "noise": 0.0,
+              "contrast": 0.1, "clipped_dark": 0.0, "clipped_bright": 0.0,
+              "black_bars": {"top": 0, "bottom": 0, "left": 0, "right": 0}}
     run = AnalyzerRun(analyzer="quality", version="1", status=AnalyzerStatus.OK, elapsed_s=0.5,
                       records=[record])
     return PartialResult(video_id="v1", group=Group.GPU_LIGHT, batch_index=batch, runs=[run])
@@ -51,8 +52,13 @@ def test_report_completes_whatever_the_arrival_order() -> None:
         assert len(reports) == 1
         report = reports[0]
         assert report.status is ReportStatus.COMPLETE
+        assert report.analyzers["quality"].status is AnalyzerStatus.OK
         assert report.analyzers["quality"].batches == 2
-        assert [r["t"] for r in report.analyzers["quality"].records] == [0.0, 1.0]
+        assert [r.t for r in report.analyzers["quality"].records] == [0.0, 1.0]
+        # The report's JSON carries each record and the summary whole, not only their base type.
+        section = report.model_dump(mode="json")["analyzers"]["quality"]
+        assert section["records"] == [partial(i, float(i)).runs[0].records[0] for i in (0, 1)]
+        assert section["summary"]["sharpness_mean"] == 1.0
         assert report.analyzers["audio_features"].status is AnalyzerStatus.SKIPPED
         assert report.analyzers["audio_features"].reason == "no audio stream"
 
@@ -90,6 +96,12 @@ def test_summary_block_fills_what_ran_and_names_what_did_not() -> None:
     assert summary.tempo_bpm is None
     assert summary.unavailable["tempo_bpm"].startswith("analyzer audio_features skipped")
     assert summary.unavailable["speech_ratio"] == "needs analyzer audio_events (not enabled)"
+    assert summary.unavailable["hook.beats"].startswith("analyzer audio_features skipped")
+    assert summary.unavailable["text_screen_share"] == (
+        "no installed analyzer provides text_screen_share")
+    assert summary.unavailable["hook.first_face_s"] == (
+        "no installed analyzer provides first_face_s")
+    assert "sharpness_mean" not in summary.unavailable
     assert [e.t for e in report.timeline if e.label == "shot start"] == [1.0, 2.5, 6.0]
 
 
@@ -130,3 +142,21 @@ def test_after_the_late_window_late_results_start_nothing() -> None:
     assert agg.handle(partial(0, 0.0), now=31) == []
     assert agg.handle(partial(1, 1.0), now=32) == []
     assert "v1" not in agg.videos
+
+
+def test_records_that_do_not_match_the_record_model_fail_only_that_section() -> None:
+    bad = partial(0, 0.0)
+    (run,) = bad.runs
+    incomplete = {k: v for k, v in run.records[0].items() if k != "width"}
+    bad = bad.model_copy(update={"runs": [run.model_copy(update={"records": [incomplete]})]})
+    agg = Aggregator()
+    agg.handle(manifest(light_batches=1))
+    (report,) = agg.handle(bad)
+    section = report.analyzers["quality"]
+    assert section.status is AnalyzerStatus.FAILED
+    assert (section.reason or "").startswith("report: ValidationError")
+    assert section.records == []
+    assert report.failed == ["quality"]
+    assert report.summary is not None
+    assert report.summary.sharpness_mean is None
+    assert report.summary.unavailable["sharpness_mean"].startswith("analyzer quality failed")

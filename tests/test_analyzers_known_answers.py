@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plugin_helpers import summarize
 
 from tiktok_analyzer.gpu_light.analyzers.color import ColorAnalyzer
 from tiktok_analyzer.gpu_light.analyzers.quality import QualityAnalyzer
 from tiktok_analyzer.shared.analyzers import DecodedFrame, FramesInput
-from tiktok_analyzer.shared.summaries import summarize
 
 
 def frames(*images: np.ndarray) -> FramesInput:
@@ -32,7 +32,7 @@ def test_palette_shares_follow_the_area() -> None:
     image[:, :75] = (0, 0, 255)
     image[:, 75:] = (255, 255, 0)
     (record,) = ColorAnalyzer().process(frames(image))
-    shares = {s["hex"]: s["share"] for s in record["palette"]}
+    shares = {s.hex: s.share for s in record.palette}
     assert shares == {"#0000ff": 0.75, "#ffff00": 0.25}
 
 
@@ -41,9 +41,9 @@ def test_quality_sees_black_bars_and_flatness() -> None:
     image[:20] = 0
     image[-30:] = 0
     (record,) = QualityAnalyzer().process(frames(image))
-    assert record["black_bars"]["top"] == pytest.approx(0.10)
-    assert record["black_bars"]["bottom"] == pytest.approx(0.15)
-    assert record["black_bars"]["left"] == 0.0
+    assert record.black_bars.top == pytest.approx(0.10)
+    assert record.black_bars.bottom == pytest.approx(0.15)
+    assert record.black_bars.left == 0.0
 
 
 def test_quality_sharpness_and_noise_rise_with_detail() -> None:
@@ -51,5 +51,5 @@ def test_quality_sharpness_and_noise_rise_with_detail() -> None:
     flat = np.full((120, 80, 3), 100, dtype=np.uint8)
     noisy = np.clip(flat + rng.normal(0, 20, flat.shape), 0, 255).astype(np.uint8)
     flat_rec, noisy_rec = QualityAnalyzer().process(frames(flat, noisy))
-    assert flat_rec["sharpness"] == 0.0 and flat_rec["noise"] == 0.0
-    assert noisy_rec["sharpness"] > 100 and noisy_rec["noise"] > 5
+    assert flat_rec.sharpness == 0.0 and flat_rec.noise == 0.0
+    assert noisy_rec.sharpness > 100 and noisy_rec.noise > 5

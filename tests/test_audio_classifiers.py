@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import tiny_hf_audio as th
 import torch
+from plugin_helpers import of_type, summarize
 
-from tiktok_analyzer.aggregator.headline import SOURCES
 from tiktok_analyzer.audio.analyzers.audio_events import (
     AudioEventsAnalyzer,
     AudioEventsConfig,
@@ -43,11 +43,16 @@ from tiktok_analyzer.audio.analyzers.speech_emotion import (
     plan_pieces,
     split_evenly,
 )
-from tiktok_analyzer.shared.analyzers import AudioInput, GroupRunner, LoadContext
-from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
+from tiktok_analyzer.shared.analyzers import (
+    AnalyzerOutcome,
+    AudioInput,
+    GroupRunner,
+    LoadContext,
+)
+from tiktok_analyzer.shared.events import AnalyzerStatus, Group
 from tiktok_analyzer.shared.models import ModelStore
+from tiktok_analyzer.shared.plugins import discover, provider_of
 from tiktok_analyzer.shared.results import LabelScore
-from tiktok_analyzer.shared.summaries import summarize
 
 SR = th.SR
 EMOTIONS = {"neutral", "happy", "angry", "sad"}
@@ -83,7 +88,7 @@ def chunks() -> list[AudioInput]:
 
 
 @pytest.fixture(scope="module")
-def results(store_root: Path, chunks: list[AudioInput]) -> list[dict[str, AnalyzerRun]]:
+def results(store_root: Path, chunks: list[AudioInput]) -> list[dict[str, AnalyzerOutcome]]:
     runner = runner_for(ModelStore(store_root))
     assert runner.unavailable() == {}
     try:
@@ -96,8 +101,14 @@ def chunk_end(chunk: AudioInput) -> float:
     return chunk.start_s + len(chunk.samples) / chunk.sample_rate
 
 
-def records_of(results: list[dict[str, AnalyzerRun]], key: str) -> list[dict[str, Any]]:
-    return [r for by_key in results for r in by_key[key].records]
+def event_segments(results: list[dict[str, AnalyzerOutcome]]) -> list[AudioEventSegment]:
+    return [r for by_key in results
+            for r in of_type(by_key["audio_events"].records, AudioEventSegment)]
+
+
+def emotion_segments(results: list[dict[str, AnalyzerOutcome]]) -> list[SpeechEmotionSegment]:
+    return [r for by_key in results
+            for r in of_type(by_key["speech_emotion"].records, SpeechEmotionSegment)]
 
 
 def overlap_s(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -112,7 +123,7 @@ def test_chunks_overlap_as_the_sampler_cuts_them(chunks: list[AudioInput]) -> No
 
 
 def test_both_load_with_the_pinned_ids(store_root: Path,
-                                       results: list[dict[str, AnalyzerRun]]) -> None:
+                                       results: list[dict[str, AnalyzerOutcome]]) -> None:
     lock = ModelStore(store_root).lock
     for by_key in results:
         for key in ("audio_events", "speech_emotion"):
@@ -123,9 +134,9 @@ def test_both_load_with_the_pinned_ids(store_root: Path,
 
 
 def test_audio_events_segments_tile_each_chunks_owned_part(
-        chunks: list[AudioInput], results: list[dict[str, AnalyzerRun]]) -> None:
+        chunks: list[AudioInput], results: list[dict[str, AnalyzerOutcome]]) -> None:
     for chunk, by_key in zip(chunks, results, strict=True):
-        segments = [AudioEventSegment.model_validate(r) for r in by_key["audio_events"].records]
+        segments = of_type(by_key["audio_events"].records, AudioEventSegment)
         assert segments
         assert segments[0].t == pytest.approx(chunk.owned_start_s, abs=1e-4)
         assert segments[-1].end_t == pytest.approx(chunk_end(chunk), abs=1e-4)
@@ -150,26 +161,24 @@ def test_audio_events_segments_tile_each_chunks_owned_part(
             assert scores == sorted(scores, reverse=True)
 
 
-def test_audio_events_cover_the_video_once(results: list[dict[str, AnalyzerRun]]) -> None:
-    spans = sorted((r["t"], r["end_t"]) for r in records_of(results, "audio_events"))
+def test_audio_events_cover_the_video_once(results: list[dict[str, AnalyzerOutcome]]) -> None:
+    spans = sorted((r.t, r.end_t) for r in event_segments(results))
     assert spans[0][0] == 0.0 and spans[-1][1] == DURATION
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start == pytest.approx(end, abs=1e-4)
 
 
-def test_silence_is_found_by_energy_exactly(results: list[dict[str, AnalyzerRun]]) -> None:
+def test_silence_is_found_by_energy_exactly(results: list[dict[str, AnalyzerOutcome]]) -> None:
     # Weight-free: every window of digital silence, and only those, is silence.
-    silent = [(r["t"], r["end_t"]) for r in records_of(results, "audio_events")
-              if r["kind"] == "silence"]
+    silent = [(r.t, r.end_t) for r in event_segments(results) if r.kind == "silence"]
     assert silent == SILENT
 
 
 def test_speech_emotion_segments(chunks: list[AudioInput],
-                                 results: list[dict[str, AnalyzerRun]]) -> None:
+                                 results: list[dict[str, AnalyzerOutcome]]) -> None:
     cfg = SpeechEmotionConfig()
     for chunk, by_key in zip(chunks, results, strict=True):
-        for raw in by_key["speech_emotion"].records:
-            record = SpeechEmotionSegment.model_validate(raw)
+        for record in of_type(by_key["speech_emotion"].records, SpeechEmotionSegment):
             assert chunk.owned_start_s - 1e-4 <= record.t < record.end_t <= chunk_end(chunk)
             assert record.end_t - record.t <= cfg.max_segment_s + 1e-3
             assert {s.label for s in record.scores} == EMOTIONS
@@ -178,15 +187,15 @@ def test_speech_emotion_segments(chunks: list[AudioInput],
             assert record.emotion == record.scores[0].label
             assert [s.score for s in record.scores] == sorted(
                 (s.score for s in record.scores), reverse=True)
-    spans = sorted((r["t"], r["end_t"]) for r in records_of(results, "speech_emotion"))
+    spans = sorted((r.t, r.end_t) for r in emotion_segments(results))
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 1e-4  # never the same second twice, across chunks too
 
 
-def test_voice_activity_finds_the_babble_only(results: list[dict[str, AnalyzerRun]]) -> None:
+def test_voice_activity_finds_the_babble_only(results: list[dict[str, AnalyzerOutcome]]) -> None:
     # Silero VAD is a packaged asset, not the random model: its decisions are real. The
     # babble is mostly covered; the chords and the silences are not taken for speech.
-    spans = [(r["t"], r["end_t"]) for r in records_of(results, "speech_emotion")]
+    spans = [(r.t, r.end_t) for r in emotion_segments(results)]
     for babble in BABBLE:
         covered = sum(overlap_s(babble, s) for s in spans)
         assert covered >= 0.8 * (babble[1] - babble[0])
@@ -260,9 +269,10 @@ def test_padding_does_not_change_emotion_scores_where_batched(tmp_path: Path) ->
     np.testing.assert_allclose(together, alone, atol=1e-4)
 
 
-def test_summaries(results: list[dict[str, AnalyzerRun]]) -> None:
-    events = summarize("audio_events", records_of(results, "audio_events"))
-    assert SOURCES["speech_ratio"] == ("audio_events", "speech_ratio")
+def test_summaries(results: list[dict[str, AnalyzerOutcome]]) -> None:
+    events = summarize("audio_events", event_segments(results))
+    assert discover()["audio_events"].headline == ("speech_ratio",)
+    assert provider_of("headline", "speech_ratio") == "audio_events"
     assert 0.0 <= events["speech_ratio"] <= 1.0
     ratios = [events[f"{k}_ratio"] for k in ("speech", "music", "silence", "other")]
     assert sum(ratios) == pytest.approx(1.0, abs=1e-3)
@@ -271,7 +281,7 @@ def test_summaries(results: list[dict[str, AnalyzerRun]]) -> None:
     assert 1 <= len(events["top_tags"]) <= 5
     assert all(t["label"] in th.AST_LABELS and 0 <= t["score"] <= 1 for t in events["top_tags"])
 
-    emotion = summarize("speech_emotion", records_of(results, "speech_emotion"))
+    emotion = summarize("speech_emotion", emotion_segments(results))
     assert emotion["dominant_emotion"] in EMOTIONS
     assert emotion["dominant_emotion"] == next(iter(emotion["emotion_shares"]))
     assert sum(emotion["emotion_shares"].values()) == pytest.approx(1.0, abs=1e-3)
@@ -452,11 +462,17 @@ def test_config_rejects_pieces_that_splitting_would_drop() -> None:
 
 
 def test_summaries_known_answer() -> None:
+    def segment(t: float, end_t: float, kind: str, tags: list[tuple[str, float]],
+                speech: float, music: float, level: float) -> dict[str, Any]:
+        labels = [{"label": label, "score": score} for label, score in tags]
+        return {"t": t, "end_t": end_t, "kind": kind, "speech_score": speech,
+                "music_score": music, "dbfs": level, "tags": labels,
+                "windows": [{"t": t, "end_t": end_t, "tags": labels}]}
+
     events = summarize("audio_events", [
-        {"t": 0.0, "end_t": 2.0, "kind": "speech",
-         "tags": [{"label": "Speech", "score": 0.8}, {"label": "Music", "score": 0.2}]},
-        {"t": 2.0, "end_t": 3.0, "kind": "silence", "tags": []},
-        {"t": 3.0, "end_t": 4.0, "kind": "music", "tags": [{"label": "Music", "score": 0.9}]},
+        segment(0.0, 2.0, "speech", [("Speech", 0.8), ("Music", 0.2)], 0.8, 0.2, -20.0),
+        segment(2.0, 3.0, "silence", [], 0.0, 0.0, -120.0),
+        segment(3.0, 4.0, "music", [("Music", 0.9)], 0.0, 0.9, -25.0),
     ])
     assert events == {
         "speech_ratio": 0.5, "music_ratio": 0.25, "silence_ratio": 0.25, "other_ratio": 0.0,

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from plugin_helpers import of_type, summarize
 
-from tiktok_analyzer.audio.analyzers.audio_features import AudioFeaturesAnalyzer
-from tiktok_analyzer.audio.analyzers.pitch import PitchAnalyzer
+from tiktok_analyzer.audio.analyzers.audio_features import (
+    AudioFeaturesAnalyzer,
+    AudioFeaturesRecord,
+)
+from tiktok_analyzer.audio.analyzers.pitch import PitchAnalyzer, PitchRecord
 from tiktok_analyzer.cli.synth import click_track
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
 from tiktok_analyzer.shared.analyzers import AudioInput, GroupRunner, LoadContext
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.summaries import summarize
+from tiktok_analyzer.shared.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.models import ModelStore
+from tiktok_analyzer.shared.results import Record
 
 RATE = 16_000
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -103,9 +109,9 @@ def test_tempo_of_click_tracks(audio_features: AudioFeaturesAnalyzer, bpm: int) 
     assert tempo == pytest.approx(bpm, rel=0.02), f"{bpm} BPM read as {tempo}"
     # No octave error in any chunk either, and one beat per click, not every other one.
     for r in records:
-        if len(r["beats"]) >= 4:
-            assert r["tempo_bpm"] == pytest.approx(bpm, rel=0.02), r
-    beats = [b for r in records for b in r["beats"]]
+        if len(r.beats) >= 4:
+            assert r.tempo_bpm == pytest.approx(bpm, rel=0.02), r
+    beats = [b for r in records for b in r.beats]
     clicks = duration * bpm / 60
     assert 0.9 * clicks <= len(beats) <= clicks + 1
 
@@ -113,8 +119,8 @@ def test_tempo_of_click_tracks(audio_features: AudioFeaturesAnalyzer, bpm: int) 
 def test_beats_are_in_video_time(audio_features: AudioFeaturesAnalyzer) -> None:
     chunk = AudioInput("v", 3, 30.0, RATE, click_track(10.0, 120, RATE))
     (record,) = audio_features.process(chunk)
-    assert record["t"] == 30.0
-    beats = np.array(record["beats"])
+    assert record.t == 30.0
+    beats = np.array(record.beats)
     assert len(beats) >= 15
     # Every beat sits on a click of the chunk, counted in seconds from the video start.
     offset_from_grid = np.abs((beats - 30.0) / 0.5 - np.round((beats - 30.0) / 0.5)) * 0.5
@@ -127,16 +133,16 @@ def test_loudness_of_a_calibrated_tone(audio_features: AudioFeaturesAnalyzer) ->
     t = seconds(5.0)
     tone = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
     (record,) = audio_features.process(whole(tone))
-    assert record["loudness_lufs"] == pytest.approx(-23.0, abs=0.3)
-    assert record["rms_dbfs"] == pytest.approx(-23.01, abs=0.05)
+    assert record.loudness_lufs == pytest.approx(-23.0, abs=0.3)
+    assert record.rms_dbfs == pytest.approx(-23.01, abs=0.05)
 
 
 def test_silence_has_no_tempo(audio_features: AudioFeaturesAnalyzer) -> None:
     (record,) = audio_features.process(whole(np.zeros(2 * RATE, np.float32)))
-    assert record["tempo_bpm"] is None and record["loudness_lufs"] is None
-    assert record["key"] is None
-    assert record["onset_strength_mean"] == 0.0
-    assert record["onset_curve"] == [[0.0, 0.0], [1.0, 0.0]]
+    assert record.tempo_bpm is None and record.loudness_lufs is None
+    assert record.key is None
+    assert record.onset_strength_mean == 0.0
+    assert record.onset_curve == [(0.0, 0.0), (1.0, 0.0)]
 
 
 def test_onset_strength_follows_the_attacks(audio_features: AudioFeaturesAnalyzer) -> None:
@@ -147,9 +153,10 @@ def test_onset_strength_follows_the_attacks(audio_features: AudioFeaturesAnalyze
     (flat,) = audio_features.process(whole(steady))
     (busy,) = audio_features.process(whole(clicks))
     (mixed,) = audio_features.process(AudioInput("v", 1, 9.0, RATE, half, overlap_s=1.0))
-    assert busy["onset_strength_mean"] > 10 * flat["onset_strength_mean"]
+    assert busy.onset_strength_mean is not None and flat.onset_strength_mean is not None
+    assert busy.onset_strength_mean > 10 * flat.onset_strength_mean
     # One point per owned second, in video time; the clicks start 5 s into the chunk (at 14 s).
-    curve = dict(map(tuple, mixed["onset_curve"]))
+    curve = dict(mixed.onset_curve)
     assert list(curve) == [float(s) for s in range(10, 19)]
     assert min(curve[s] for s in (15.0, 16.0, 17.0, 18.0)) > 5 * max(
         curve[s] for s in (10.0, 11.0, 12.0, 13.0))
@@ -163,15 +170,16 @@ def test_onset_strength_follows_the_attacks(audio_features: AudioFeaturesAnalyze
 def test_key_of_a_chord_progression(audio_features: AudioFeaturesAnalyzer, tonic: str,
                                     mode: str) -> None:
     (record,) = audio_features.process(whole(progression(tonic, mode)))
-    assert record["key"] == f"{tonic} {mode}"
-    assert record["key_confidence"] >= 0.8
-    assert max(record["chroma"]) == 1.0 and len(record["chroma"]) == 12
+    assert record.key == f"{tonic} {mode}"
+    assert record.key_confidence is not None and record.key_confidence >= 0.8
+    assert record.chroma is not None
+    assert max(record.chroma) == 1.0 and len(record.chroma) == 12
 
 
 def test_key_of_a_scale(audio_features: AudioFeaturesAnalyzer) -> None:
     scale = np.concatenate([note(60 + s, 1.0) for s in (0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0)])
     (record,) = audio_features.process(whole(scale.astype(np.float32)))
-    assert record["key"] == "C major"
+    assert record.key == "C major"
 
 
 @pytest.mark.parametrize("signal", ["silence", "white noise", "brown noise", "clicks", "tone"])
@@ -187,7 +195,7 @@ def test_no_key_without_tonal_content(audio_features: AudioFeaturesAnalyzer,
         "tone": 0.1 * np.sin(2 * np.pi * 440 * t),  # one pitch class is no key
     }[signal].astype(np.float32)
     (record,) = audio_features.process(whole(y))
-    assert record["key"] is None, record["key_confidence"]
+    assert record.key is None, record.key_confidence
 
 
 def test_key_summary_is_a_duration_weighted_vote() -> None:
@@ -215,10 +223,10 @@ def test_key_summary_is_a_duration_weighted_vote() -> None:
 def test_pitch_of_steady_sounds(pitch: PitchAnalyzer, f0: float, kind: str) -> None:
     y = (harmonic(f0, 5.0, partials=1) if kind == "pure tone" else harmonic(f0, 5.0))
     (record,) = pitch.process(whole(y))
-    assert record["voiced_ratio"] > 0.95
-    assert record["median_hz"] == pytest.approx(f0, rel=0.02)
-    assert record["mean_hz"] == pytest.approx(f0, rel=0.02)
-    assert record["std_semitones"] < 0.2
+    assert record.voiced_ratio > 0.95
+    assert record.median_hz == pytest.approx(f0, rel=0.02)
+    assert record.mean_hz == pytest.approx(f0, rel=0.02)
+    assert record.std_semitones is not None and record.std_semitones < 0.2
     summary = summarize("pitch", [record])
     assert summary["median_hz"] == pytest.approx(f0, rel=0.02)
     assert summary["range_semitones"] < 0.5
@@ -228,8 +236,8 @@ def test_pitch_of_a_glide_rises(pitch: PitchAnalyzer) -> None:
     # 100 -> 300 Hz over 10 s, analyzed as a chunk owning 10..19 s of the video.
     f0 = np.geomspace(100.0, 300.0, 10 * RATE)
     (record,) = pitch.process(AudioInput("v", 1, 9.0, RATE, harmonic(f0, 10.0), overlap_s=1.0))
-    times = [t for t, _ in record["contour"]]
-    hz = np.array([v for _, v in record["contour"]], dtype=float)
+    times = [t for t, _ in record.contour]
+    hz = np.array([v for _, v in record.contour], dtype=float)
     assert times[0] == 10.0 and times[-1] == pytest.approx(18.9)
     assert len(times) == 90 and np.all(np.diff(times) > 0)
     assert not np.isnan(hz).any()
@@ -237,17 +245,18 @@ def test_pitch_of_a_glide_rises(pitch: PitchAnalyzer) -> None:
     # Each point is the pitch in its step [t, t + 0.1), i.e. at about t + 0.05.
     expected = 100.0 * 3 ** ((np.array(times) + 0.05 - 9.0) / 10.0)
     assert np.allclose(hz, expected, rtol=0.02)
-    assert record["std_semitones"] > 4  # a sweep over more than an octave varies a lot
+    assert record.std_semitones is not None
+    assert record.std_semitones > 4  # a sweep over more than an octave varies a lot
 
 
 @pytest.mark.parametrize("signal", ["silence", "noise"])
 def test_no_pitch_without_a_voice(pitch: PitchAnalyzer, signal: str) -> None:
     y = np.zeros(3 * RATE, np.float32) if signal == "silence" else noise(3.0)
     (record,) = pitch.process(whole(y))
-    assert record["voiced_ratio"] < 0.05
+    assert record.voiced_ratio < 0.05
     if signal == "silence":
-        assert record["voiced_ratio"] == 0.0 and record["mean_hz"] is None
-        assert [v for _, v in record["contour"]] == [None] * 30
+        assert record.voiced_ratio == 0.0 and record.mean_hz is None
+        assert [v for _, v in record.contour] == [None] * 30
     summary = summarize("pitch", [record])
     assert summary["covered_s"] == 3.0
     if signal == "silence":
@@ -261,10 +270,10 @@ def test_voiced_ratio_of_speech_with_pauses(pitch: PitchAnalyzer) -> None:
     (record,) = pitch.process(whole(np.tile(unit, 8)))
     # A 64 ms frame still finds the pitch with its centre up to ~30 ms past either edge of a
     # syllable: about +0.06 here.
-    assert record["voiced_ratio"] == pytest.approx(0.63, abs=0.05)
-    assert 150 <= record["median_hz"] <= 180
+    assert record.voiced_ratio == pytest.approx(0.63, abs=0.05)
+    assert record.median_hz is not None and 150 <= record.median_hz <= 180
     summary = summarize("pitch", [record])
-    assert summary["voiced_s"] == pytest.approx(record["voiced_ratio"] * 8, abs=1e-3)
+    assert summary["voiced_s"] == pytest.approx(record.voiced_ratio * 8, abs=1e-3)
 
 
 # --- stitching across the sampler's chunks ------------------------------------------------------
@@ -286,35 +295,48 @@ def speech_like(duration_s: float, seed: int = 0) -> np.ndarray:
     return harmonic(f0, duration_s) * gate
 
 
-def run_chunked(runner: GroupRunner, y: np.ndarray) -> dict[str, list[dict]]:
+@dataclass(frozen=True)
+class Chunked:
+    """Each analyzer's records over the sampler's chunks of a signal, in chunk order."""
+
+    features: list[AudioFeaturesRecord]
+    pitch: list[PitchRecord]
+
+
+def run_chunked(runner: GroupRunner, y: np.ndarray) -> Chunked:
     """Both analyzers on the sampler's chunks of ``y``, through the production runner."""
-    records: dict[str, list[dict]] = {"audio_features": [], "pitch": []}
+    records: dict[str, list[Record]] = {"audio_features": [], "pitch": []}
     for chunk in chunked(y):
         for run in runner.run(chunk):
-            assert run.status == "ok", run.reason
+            assert run.status is AnalyzerStatus.OK, run.reason
             records[run.analyzer].extend(run.records)
-    return records
+    return Chunked(features=of_type(records["audio_features"], AudioFeaturesRecord),
+                   pitch=of_type(records["pitch"], PitchRecord))
 
 
 @pytest.fixture(scope="module")
-def runner(audio_features: AudioFeaturesAnalyzer, pitch: PitchAnalyzer) -> Iterator[GroupRunner]:
-    group = GroupRunner(Group.AUDIO, [audio_features, pitch], LoadContext(None, "cpu"))
+def runner(audio_features: AudioFeaturesAnalyzer, pitch: PitchAnalyzer,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[GroupRunner]:
+    # Both analyzers are weight-free: the model store is empty.
+    store = ModelStore(tmp_path_factory.mktemp("models"))
+    group = GroupRunner(Group.AUDIO, [audio_features, pitch],
+                        LoadContext(model_store=store, device="cpu"))
     yield group
     group.close()
 
 
-def assert_tiled(records: dict[str, list[dict]], duration: float) -> None:
+def assert_tiled(records: Chunked, duration: float) -> None:
     """Every sample is owned once: the records tile the signal without gaps or overlaps."""
-    feats, pitches = records["audio_features"], records["pitch"]
-    assert [r["t"] for r in pitches] == [r["t"] for r in feats] == [0.0, 10.0, 19.0, 28.0]
-    assert sum(r["duration_s"] for r in feats) == pytest.approx(duration, abs=1e-3)
-    assert all(a["end_t"] == pytest.approx(b["t"]) for a, b in itertools.pairwise(pitches))
-    assert pitches[-1]["end_t"] == pytest.approx(duration)
-    assert sum(r["end_t"] - r["t"] for r in pitches) == pytest.approx(duration, abs=1e-3)
+    feats, pitches = records.features, records.pitch
+    assert [r.t for r in pitches] == [r.t for r in feats] == [0.0, 10.0, 19.0, 28.0]
+    assert sum(r.duration_s for r in feats) == pytest.approx(duration, abs=1e-3)
+    assert all(a.end_t == pytest.approx(b.t) for a, b in itertools.pairwise(pitches))
+    assert pitches[-1].end_t == pytest.approx(duration)
+    assert sum(r.end_t - r.t for r in pitches) == pytest.approx(duration, abs=1e-3)
     # One onset point per second and one contour point per 0.1 s of the signal, in order.
-    onset_times = [t for r in feats for t, _ in r["onset_curve"]]
+    onset_times = [t for r in feats for t, _ in r.onset_curve]
     assert onset_times == [float(s) for s in range(round(duration))]
-    contour = np.array([t for r in pitches for t, _ in r["contour"]])
+    contour = np.array([t for r in pitches for t, _ in r.contour])
     assert np.all(np.diff(contour) > 0)
     assert np.allclose(contour, np.arange(round(duration * 10)) / 10)
 
@@ -327,13 +349,13 @@ def test_chunked_music_matches_one_pass(runner: GroupRunner,
          ).astype(np.float32)
     records = run_chunked(runner, y)
     assert_tiled(records, 30.0)
-    feats = records["audio_features"]
+    feats = records.features
     (once,) = audio_features.process(whole(y))
 
     # Beats: one per click, none repeated at a chunk boundary, the same as in one pass.
-    beats = np.array([b for r in feats for b in r["beats"]])
-    assert len(beats) == len(once["beats"]) == 60
-    assert np.abs(beats - np.array(once["beats"])).max() < 0.035
+    beats = np.array([b for r in feats for b in r.beats])
+    assert len(beats) == len(once.beats) == 60
+    assert np.abs(beats - np.array(once.beats)).max() < 0.035
     assert np.abs(beats - np.arange(60) * 0.5).max() < 0.05
 
     chunked_summary = summarize("audio_features", feats)
@@ -354,18 +376,18 @@ def test_chunked_speech_matches_one_pass(runner: GroupRunner, pitch: PitchAnalyz
     y = speech_like(30.0)
     records = run_chunked(runner, y)
     assert_tiled(records, 30.0)
-    pitches = records["pitch"]
+    pitches = records.pitch
     (once,) = pitch.process(whole(y))
     # The contour agrees point by point. pyin decodes the best path through the whole input,
     # so a different start and end can move a point by a pitch bin or two (0.2 semitone, 1.2%)
     # where the voice glides, and flip a frame at a syllable's edge between voiced and not.
-    chunked_contour = [v for r in pitches for _, v in r["contour"]]
-    both = [(a, b) for a, b in zip(chunked_contour, once["contour"], strict=True)
+    chunked_contour = [v for r in pitches for _, v in r.contour]
+    both = [(a, b) for a, b in zip(chunked_contour, once.contour, strict=True)
             if a is not None and b[1] is not None]
     assert len(both) > 150
     assert max(abs(a - b) / b for a, (_, b) in both) < 0.015
     differ = sum((a is None) != (b[1] is None)
-                 for a, b in zip(chunked_contour, once["contour"], strict=True))
+                 for a, b in zip(chunked_contour, once.contour, strict=True))
     assert differ <= 3
 
     p_chunked, p_single = summarize("pitch", pitches), summarize("pitch", [once])

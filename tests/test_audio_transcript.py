@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from plugin_helpers import of_type, summarize
 from scipy.signal import lfilter
 from tiny_whisper import WhisperStore, whisper_store
 
@@ -42,10 +43,14 @@ from tiktok_analyzer.audio.analyzers.transcript import (
 )
 from tiktok_analyzer.cli.synth import click_track
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
-from tiktok_analyzer.shared.analyzers import AudioInput, GroupRunner, LoadContext
-from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
+from tiktok_analyzer.shared.analyzers import (
+    AnalyzerOutcome,
+    AudioInput,
+    GroupRunner,
+    LoadContext,
+)
+from tiktok_analyzer.shared.events import AnalyzerStatus, Group
 from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.summaries import summarize
 
 __all__ = ["whisper_store"]  # the fixture, imported for pytest
 
@@ -231,8 +236,8 @@ def test_tiny_whisper_runs_through_the_production_path(tiny_store: ModelStore) -
     duration = len(track) / RATE
     batches = chunk_audio(track, RATE)
     assert [round(b.overlap_s, 3) for b in batches] == [0.0, 1.0, 4.0]
-    all_words: list[dict[str, Any]] = []
-    segments: list[dict[str, Any]] = []
+    all_words: list[Word] = []
+    segments: list[TranscriptSegment] = []
     for batch in batches:
         runs = {run.analyzer: run for run in r.run(batch)}
         tr, rate_run = runs["transcript"], runs["speech_rate"]
@@ -240,8 +245,7 @@ def test_tiny_whisper_runs_through_the_production_path(tiny_store: ModelStore) -
         assert tr.model_id == "Systran/faster-whisper-small"
         window = Window.of(batch)
         last_t = -1.0
-        for record in tr.records:
-            segment = TranscriptSegment.model_validate(record)
+        for segment in of_type(tr.records, TranscriptSegment):
             assert window.owned_start_s <= segment.t <= segment.end_t <= window.end_s <= duration
             assert segment.t >= last_t
             last_t = segment.t
@@ -252,13 +256,14 @@ def test_tiny_whisper_runs_through_the_production_path(tiny_store: ModelStore) -
             for w in segment.words:
                 assert segment.t <= w.t <= w.end_t <= segment.end_t
                 assert w.text and 0.0 <= w.probability <= 1.0
-            all_words.extend(record["words"])
-            segments.append(record)
+            all_words.extend(segment.words)
+            segments.append(segment)
         assert rate_run.status is AnalyzerStatus.OK, rate_run.reason
-        (rate,) = [SpeechRateRecord.model_validate(x) for x in rate_run.records]
+        (rate,) = of_type(rate_run.records, SpeechRateRecord)
         assert (rate.t, rate.end_t) == (round(window.owned_start_s, 3), round(window.end_s, 3))
         assert rate.transcript == "ok"
-        assert rate.word_count == sum(len(x["words"]) for x in tr.records)
+        assert rate.word_count == sum(
+            len(x.words) for x in of_type(tr.records, TranscriptSegment))
         assert len(rate.segments) == len(tr.records)
         for span in [*rate.voice_activity, *rate.pauses]:
             assert rate.t <= span.t <= span.end_t <= rate.end_t
@@ -270,7 +275,7 @@ def test_tiny_whisper_runs_through_the_production_path(tiny_store: ModelStore) -
         placed = [window.place(w.start, w.end) for s in heard for w in s.words]
         in_overlaps += sum(1 for p in placed if p is not None and p[0] < window.owned_start_s)
     assert all_words and in_overlaps > 0
-    times = [w["t"] for w in all_words]
+    times = [w.t for w in all_words]
     assert times == sorted(times) and all(0 <= x <= duration for x in times)
     summary = summarize("transcript", segments)
     assert summary["word_count"] == len(all_words)
@@ -292,8 +297,8 @@ def test_quiet_short_and_resampled_chunks(tiny_store: ModelStore) -> None:
     loud = AudioInput("v", 3, 27.0, rate, np.tile(voice_like(3.0, rate=rate), 2), 1.0)
     (run,) = r.run(loud)
     assert run.status is AnalyzerStatus.OK and transcript.heard
-    for record in run.records:
-        assert 28.0 <= record["t"] <= record["end_t"] <= 33.0
+    for record in of_type(run.records, TranscriptSegment):
+        assert 28.0 <= record.t <= record.end_t <= 33.0
     r.close()
 
 
@@ -304,7 +309,7 @@ def test_without_weights_transcript_is_skipped_and_speech_rate_says_why(tmp_path
     assert runs["transcript"].status is AnalyzerStatus.SKIPPED
     assert "tiktok-analyzer models pull transcript" in (runs["transcript"].reason or "")
     assert runs["transcript"].records == []
-    (rate,) = [SpeechRateRecord.model_validate(x) for x in runs["speech_rate"].records]
+    (rate,) = of_type(runs["speech_rate"].records, SpeechRateRecord)
     assert rate.transcript == "skipped" and rate.words_per_minute is None
     assert rate.rate_unavailable and rate.rate_unavailable.startswith("transcript skipped: ")
     assert "models pull transcript" in rate.rate_unavailable
@@ -324,21 +329,22 @@ def test_a_folder_without_tokenizer_json_is_missing_weights(tmp_path: Path,
 # --- speech_rate ----------------------------------------------------------------------------
 
 
-def word(t: float, end_t: float, text: str) -> dict[str, Any]:
-    return {"t": t, "end_t": end_t, "text": text, "probability": 0.9}
+def word(t: float, end_t: float, text: str) -> Word:
+    return Word(t=t, end_t=end_t, text=text, probability=0.9)
 
 
-def segment(words: list[dict[str, Any]], language: str = "en") -> dict[str, Any]:
+def segment(words: list[Word], language: str = "en") -> TranscriptSegment:
     return TranscriptSegment(
-        t=words[0]["t"], end_t=words[-1]["end_t"], text=" ".join(w["text"] for w in words),
+        t=words[0].t, end_t=words[-1].end_t, text=" ".join(w.text for w in words),
         language=language, language_probability=0.9, avg_logprob=-0.2, no_speech_prob=0.01,
-        compression_ratio=1.2, words=words).model_dump(mode="json")
+        compression_ratio=1.2, words=words)
 
 
-def transcript_run(records: list[dict[str, Any]], status: AnalyzerStatus = AnalyzerStatus.OK,
-                   reason: str | None = None) -> AnalyzerRun:
-    return AnalyzerRun(analyzer="transcript", version="1", status=status, reason=reason,
-                       elapsed_s=0.1, records=records)
+def transcript_run(records: list[TranscriptSegment],
+                   status: AnalyzerStatus = AnalyzerStatus.OK,
+                   reason: str | None = None) -> AnalyzerOutcome:
+    return AnalyzerOutcome(analyzer="transcript", version="1", status=status, reason=reason,
+                           elapsed_s=0.1, records=records)
 
 
 @pytest.mark.parametrize(("text", "count"), [
@@ -389,7 +395,7 @@ def test_an_empty_or_failed_transcript() -> None:
         [], AnalyzerStatus.FAILED, "RuntimeError: boom")})
     assert failed.transcript == "failed" and failed.word_count is None
     assert failed.rate_unavailable == "transcript failed: RuntimeError: boom"
-    no_times = {**segment([word(1.0, 1.5, "hi")]), "words": []}
+    no_times = segment([word(1.0, 1.5, "hi")]).model_copy(update={"words": []})
     (plain,) = analyzer.derive(batch, {"transcript": transcript_run([no_times])})
     assert plain.words_per_minute is None and "no word timestamps" in (
         plain.rate_unavailable or "")
@@ -441,11 +447,11 @@ def test_transcript_summary() -> None:
 
 
 def test_speech_rate_summary_pools_chunks_and_finds_pauses_across_boundaries() -> None:
-    def chunk(t: float, end_t: float, **fields: Any) -> dict[str, Any]:
+    def chunk(t: float, end_t: float, **fields: Any) -> SpeechRateRecord:
         base = {"t": t, "end_t": end_t, "min_pause_s": 0.3, "speaking_s": 0.0,
                 "voice_activity": [], "transcript": "ok", "pause_source": "words",
                 "pauses": [], "segments": []}
-        return SpeechRateRecord.model_validate(base | fields).model_dump(mode="json")
+        return SpeechRateRecord.model_validate(base | fields)
 
     records = [
         chunk(0.0, 10.0, speaking_s=6.0, word_count=20, syllable_count=30,

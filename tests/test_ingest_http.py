@@ -7,13 +7,14 @@ later in the session processes them, which is harmless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import random
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from fastapi import FastAPI
 
 from tiktok_analyzer.cli import stack as stack_module
 from tiktok_analyzer.ingest.http_api import (
-    check_kafka,
     check_minio,
     combine_checks,
     create_api,
@@ -36,6 +36,32 @@ from tiktok_analyzer.shared.settings import GateSettings, KafkaSettings, Storage
 from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard
 
 pytestmark = pytest.mark.infra
+
+
+async def check_kafka(bootstrap_servers: str, timeout_s: float = 3.0,
+                      topics: Collection[str] = ()) -> str | None:
+    """The test's own Kafka check (ingest's readiness uses the broker's connection): None
+    when a Kafka broker answers a metadata request (and ``topics`` all exist), else
+    why not. Opens and closes its own admin client."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
+                                client_id="tiktok-test-readiness",
+                                request_timeout_ms=max(1, int(timeout_s * 1000)))
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            present = set(await admin.list_topics())
+    except TimeoutError:
+        return f"Kafka at {bootstrap_servers} did not answer within {timeout_s:g} s"
+    except Exception as exc:
+        return f"Kafka at {bootstrap_servers}: {exc}"
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    missing = sorted(set(topics) - present)
+    return f"Kafka: missing topics {', '.join(missing)}" if missing else None
+
 
 
 def free_port() -> int:

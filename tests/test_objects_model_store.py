@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from plugin_helpers import as_json
 
 from tiktok_analyzer.gpu_heavy.analyzers.objects import ObjectsAnalyzer
 from tiktok_analyzer.gpu_heavy.safe_checkpoint import UnsafeCheckpoint, load_checkpoint
 from tiktok_analyzer.shared.analyzers import DecodedFrame, FramesInput, GroupRunner, LoadContext
 from tiktok_analyzer.shared.events import AnalyzerStatus, Group
 from tiktok_analyzer.shared.models import ModelStore
+from tiktok_analyzer.shared.results import FrameDetections
 
 
 def write_random_yolo(path: Path) -> None:
@@ -51,12 +53,15 @@ def test_random_yolo_loads_through_the_production_path(store_with_random_yolo: M
     analyzer.load(LoadContext(model_store=store_with_random_yolo, device="cpu"))
     assert (analyzer.model_id, analyzer.model_revision) == ("ultralytics/yolov8n", "v8.3.0")
     records = analyzer.process(batch())
-    assert [r["t"] for r in records] == [0.0, 3.0, 6.0]
+    assert all(isinstance(r, FrameDetections) for r in records)
+    assert [r.t for r in records] == [0.0, 3.0, 6.0]
     for record in records:
-        for det in record["detections"]:
+        for det in record.detections:
+            assert 0.0 <= det.confidence <= 1.0
+            assert all(0.0 <= v <= 1.0 for v in det.box)
+    for wire in as_json(records):
+        for det in wire["detections"]:
             assert set(det) == {"label", "class_id", "confidence", "box"}
-            assert 0.0 <= det["confidence"] <= 1.0
-            assert all(0.0 <= v <= 1.0 for v in det["box"])
 
 
 def test_missing_weights_are_skipped_with_the_pull_command(tmp_path: Path) -> None:

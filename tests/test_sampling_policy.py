@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from plugin_helpers import summarize
 
 from tiktok_analyzer.cli.synth import click_track
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
@@ -19,6 +20,7 @@ from tiktok_analyzer.shared.analyzers import GroupRunner, LoadContext
 from tiktok_analyzer.shared.blobs import LocalBlobStore, PayloadPacker, unpack
 from tiktok_analyzer.shared.consume import analyze_batch, decode_jpeg, to_input
 from tiktok_analyzer.shared.events import (
+    AnalyzerStatus,
     AudioChunk,
     FrameBatch,
     Group,
@@ -27,6 +29,7 @@ from tiktok_analyzer.shared.events import (
     SamplingManifest,
     VideoAccepted,
 )
+from tiktok_analyzer.shared.models import ModelStore
 from tiktok_analyzer.shared.settings import SamplingSettings
 
 FPS = 30
@@ -309,7 +312,6 @@ def test_audio_that_starts_late_is_timed_from_the_video_start(tmp_path: Path,
 
 def test_overlapping_chunks_count_nothing_twice(tmp_path: Path, store: LocalBlobStore) -> None:
     from tiktok_analyzer.audio.analyzers.audio_features import AudioFeaturesAnalyzer
-    from tiktok_analyzer.shared.summaries import summarize
 
     duration = 25.0
     clip = write_clip(tmp_path / "music.mp4", duration_s=duration,
@@ -317,10 +319,15 @@ def test_overlapping_chunks_count_nothing_twice(tmp_path: Path, store: LocalBlob
     sampled = Sampled(clip, store, audio_chunk_s=10.0, audio_overlap_s=2.0)
     chunks = sampled.chunks()
     assert [c.overlap_s > 0 for c in chunks] == [False, True, True]
-    runner = GroupRunner(Group.AUDIO, [AudioFeaturesAnalyzer()], LoadContext(None, "cpu"))
+    # audio_features is weight-free: the model store is empty.
+    runner = GroupRunner(Group.AUDIO, [AudioFeaturesAnalyzer()],
+                         LoadContext(model_store=ModelStore(tmp_path / "models"), device="cpu"))
     runner.load()
-    records = [r for c in chunks
-               for r in analyze_batch(runner, c, store).runs[0].records]
+    # The wire form, as the audio service sends it: JSON records in each chunk's partial result.
+    runs = [run for c in chunks for run in analyze_batch(runner, c, store).runs]
+    assert [(run.analyzer, run.status) for run in runs] == [
+        ("audio_features", AnalyzerStatus.OK)] * len(chunks)
+    records = [r for run in runs for r in run.records]
     times = [r["t"] for r in records]
     assert len(set(times)) == len(times) and times == sorted(times)
     assert times[0] == pytest.approx(0.0, abs=0.03)

@@ -147,7 +147,8 @@ def run_step(name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str
 
 @dataclass(frozen=True)
 class Tool:
-    """A pinned thing the project builds once: ``path`` exists only when it is complete."""
+    """A pinned thing the project builds once: ``path`` exists only when it is complete.
+    Kinds here: ``go_install`` and Maven jars; the tests add their own (tests/deploy_tools.py)."""
 
     name: str
     version: str
@@ -174,11 +175,12 @@ class Tool:
         return target
 
 
-def _staging(target: Path) -> Path:
+def staging_dir(target: Path) -> Path:
+    """A fresh folder beside ``target`` to build in (``publish`` renames the result)."""
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
 
 
-def _publish(built: Path, target: Path) -> None:
+def publish(built: Path, target: Path) -> None:
     """Rename into place: the last act of a build, so a half-built tool never has the name."""
     if not built.exists():
         raise ToolchainError(f"the build did not produce {built}")
@@ -192,59 +194,12 @@ def go_install(module: str) -> Callable[[Tool, Path], None]:
 
     def build(tool: Tool, target: Path) -> None:
         go = require("go", "Go 1.24 or newer")
-        staging = _staging(target)
+        staging = staging_dir(target)
         try:
             run_step(tool.name, [go, "install", "-v", f"{module}@{tool.version}"],
                      cwd=staging, env=go_env(GOBIN=str(staging)), timeout_s=tool.timeout_s)
             # go install names the binary after the module's last element (minus /vN).
-            _publish(staging / target.name, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    return build
-
-
-def go_program(module: str, source: str) -> Callable[[Tool, Path], None]:
-    """A small Go program (``source`` is its main.go) over ``module`` at the tool's version."""
-
-    def build(tool: Tool, target: Path) -> None:
-        go = require("go", "Go 1.24 or newer")
-        staging = _staging(target)
-        try:
-            (staging / "main.go").write_text(source)
-            (staging / "go.mod").write_text(
-                f"module local/{tool.name}\n\ngo 1.24\n\nrequire {module} {tool.version}\n")
-            env = go_env()
-            run_step(f"{tool.name}.tidy", [go, "mod", "tidy"], cwd=staging, env=env,
-                     timeout_s=600)
-            run_step(tool.name, [go, "build", "-v", "-o", str(staging / "bin"), "."],
-                     cwd=staging, env=env, timeout_s=tool.timeout_s)
-            _publish(staging / "bin", target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    return build
-
-
-def go_module_file(module: str) -> Callable[[Tool, Path], None]:
-    """One file out of a Go module at the tool's version (``go mod download``)."""
-
-    def build(tool: Tool, target: Path) -> None:
-        import json
-
-        go = require("go", "Go 1.24 or newer")
-        staging = _staging(target)
-        try:
-            out = staging / "download.json"
-            run_step(f"{tool.name}.download",
-                     ["sh", "-c", f'"$0" mod download -json {module}@{tool.version} > {out}', go],
-                     cwd=staging, env=go_env(), timeout_s=600)
-            info = json.loads(out.read_text())
-            if info.get("Error") or not info.get("Dir"):
-                raise ToolchainError(f"go mod download {module}@{tool.version}: "
-                                     f"{info.get('Error')}")
-            shutil.copyfile(Path(info["Dir"]) / tool.relpath, staging / "file")
-            _publish(staging / "file", target)
+            publish(staging / target.name, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -254,7 +209,7 @@ def go_module_file(module: str) -> Callable[[Tool, Path], None]:
 def _maven_jars(artifacts: Sequence[tuple[str, str, str]]) -> Callable[[Tool, Path], None]:
     def build(tool: Tool, target: Path) -> None:
         mvn = require("mvn", "apt-get install maven")
-        staging = _staging(target)
+        staging = staging_dir(target)
         try:
             deps = "".join(f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
                            f"<version>{v}</version></dependency>" for g, a, v in artifacts)
@@ -267,7 +222,7 @@ def _maven_jars(artifacts: Sequence[tuple[str, str, str]]) -> Callable[[Tool, Pa
                                  f"-DoutputDirectory={staging / 'libs'}",
                                  "-DincludeScope=runtime"],
                      cwd=staging, timeout_s=tool.timeout_s)
-            _publish(staging / "libs", target)
+            publish(staging / "libs", target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

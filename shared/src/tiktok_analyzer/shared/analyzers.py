@@ -473,12 +473,13 @@ class GroupRunner:
 
 
 def check_records(model: type[Record], output: Iterable[Record]) -> list[Record]:
-    """Each record checked against the analyzer's record type (re-validated, so a record built
-    with ``model_construct`` or of another type cannot slip through)."""
+    """Each record checked against the analyzer's record type: always re-validated from its
+    fields, so a record built with ``model_construct`` or of another type cannot slip through
+    (the cost is small next to any analysis)."""
     records: list[Record] = []
     for item in output:
         try:
-            record = item if type(item) is model else model.model_validate(
+            record = model.model_validate(
                 item.model_dump() if isinstance(item, BaseModel) else item)
         except ValidationError as exc:
             raise ValueError(f"record does not match {model.__name__}: {exc}") from exc

@@ -242,16 +242,3 @@ def register_gpu(registry: CollectorRegistry = REGISTRY) -> None:
     if _gpu_collector is None:
         _gpu_collector = GpuCollector()
         registry.register(_gpu_collector)
-
-
-def sample_names(registry: CollectorRegistry = REGISTRY) -> set[str]:
-    """Every sample name the registry's metrics can expose (``_total``, ``_bucket``, ...),
-    whether or not a sample exists yet: what a dashboard expression may refer to."""
-    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count",
-                                                                 "_created"),
-                "summary": ("", "_sum", "_count", "_created"), "info": ("_info",),
-                "gaugehistogram": ("_bucket", "_gsum", "_gcount")}
-    names: set[str] = set()
-    for family in registry.collect():
-        names.update(family.name + s for s in suffixes.get(family.type, ("",)))
-    return names

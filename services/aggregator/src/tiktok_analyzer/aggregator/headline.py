@@ -9,6 +9,7 @@ tell "none" from "not measured".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from tiktok_analyzer.shared.analyzers import AnyAnalyzer
 from tiktok_analyzer.shared.events import AnalyzerStatus, SamplingManifest
 from tiktok_analyzer.shared.plugins import provider_of
 from tiktok_analyzer.shared.report import AnalyzerSection, HookMetrics, ReportSummary
+
+log = logging.getLogger(__name__)
 
 HOOK_WINDOW_S = 3.0
 
@@ -41,17 +44,23 @@ def _why(sections: Mapping[str, AnalyzedSection], key: str | None, field: str) -
     if held is None:
         return f"needs analyzer {key} (not enabled)"
     section = held.section
+    if section.status is AnalyzerStatus.OK:
+        return f"analyzer {key} ok, but its report metrics failed (see the aggregator's log)"
     return f"analyzer {key} {section.status}" + (f": {section.reason}" if section.reason else "")
 
 
 def _metrics(sections: Mapping[str, AnalyzedSection]) -> dict[str, dict[str, Any]]:
-    """Each ok analyzer's declared metrics, by analyzer key."""
+    """Each ok analyzer's declared metrics, by analyzer key. A plugin whose metrics raise
+    contributes none (its fields are null, ``unavailable`` says it is ok but gave none)."""
     out: dict[str, dict[str, Any]] = {}
     for key, held in sections.items():
         if held.plugin is None or held.section.status is not AnalyzerStatus.OK:
             continue
-        out[key] = held.plugin.report_metrics(held.section.summary, held.section.records,
-                                              HOOK_WINDOW_S)
+        try:
+            out[key] = held.plugin.report_metrics(held.section.summary, held.section.records,
+                                                  HOOK_WINDOW_S)
+        except Exception:
+            log.exception("analyzer %s: report_metrics failed", key)
     return out
 
 

@@ -241,7 +241,10 @@ def _timeline(manifest: SamplingManifest,
               sections: dict[str, AnalyzedSection]) -> list[TimelineEvent]:
     events = [TimelineEvent(t=t, analyzer="sampler", label="shot start")
               for t in manifest.shot_starts_s if t > 0]
-    for held in sections.values():
+    for key, held in sections.items():
         if held.plugin is not None and held.section.status is AnalyzerStatus.OK:
-            events += held.plugin.timeline(held.section.summary, held.section.records)
+            try:
+                events += held.plugin.timeline(held.section.summary, held.section.records)
+            except Exception:  # one plugin's bug costs its timeline events, not the report
+                log.exception("analyzer %s: timeline failed", key)
     return sorted(events, key=lambda e: e.t)

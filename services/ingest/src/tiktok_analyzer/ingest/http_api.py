@@ -30,7 +30,7 @@ import os
 import re
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
@@ -413,30 +413,6 @@ async def check_minio(store: MinioBlobStore, bucket: str, timeout_s: float = 3.0
     except Exception as exc:
         return f"MinIO: {exc}"
     return None if exists else f"MinIO: bucket {bucket!r} does not exist"
-
-
-async def check_kafka(bootstrap_servers: str, timeout_s: float = 3.0,
-                      topics: Collection[str] = ()) -> str | None:
-    """None when a Kafka broker answers a metadata request (and ``topics`` all exist), else
-    why not. Opens and closes its own admin client."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
-                                client_id="tiktok-ingest-readiness",
-                                request_timeout_ms=max(1, int(timeout_s * 1000)))
-    try:
-        async with asyncio.timeout(timeout_s):
-            await admin.start()
-            present = set(await admin.list_topics())
-    except TimeoutError:
-        return f"Kafka at {bootstrap_servers} did not answer within {timeout_s:g} s"
-    except Exception as exc:
-        return f"Kafka at {bootstrap_servers}: {exc}"
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
-    missing = sorted(set(topics) - present)
-    return f"Kafka: missing topics {', '.join(missing)}" if missing else None
 
 
 def combine_checks(checks: Mapping[str, Check], timeout_s: float = 5.0) -> ReadinessFn:

@@ -245,7 +245,7 @@ class SpeechRateAnalyzer(DerivedAnalyzer[SpeechRateConfig, AudioInput, SpeechRat
                        "rate_unavailable": f"transcript {run.status}"
                                            + (f": {run.reason}" if run.reason else "")}
         else:
-            segments = [r for r in run.records if isinstance(r, TranscriptSegment)]
+            segments = [TranscriptSegment.model_validate(r.model_dump()) for r in run.records]
             words = sorted((w for s in segments for w in s.words if is_word(w.text)),
                            key=lambda w: (w.t, w.end_t))
             chunk = rates(words, cfg.min_pause_s)

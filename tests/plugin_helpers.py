@@ -1,0 +1,43 @@
+"""Small helpers the analyzer tests share: an analyzer's plugin by key, its summary of some
+records, and records as the JSON the report carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from tiktok_analyzer.shared.analyzers import AnalyzerOutcome, AnyAnalyzer
+from tiktok_analyzer.shared.events import AnalyzerRun
+from tiktok_analyzer.shared.plugins import discover
+from tiktok_analyzer.shared.results import Record
+
+RecordT = TypeVar("RecordT", bound=Record)
+
+
+def plugin(key: str) -> AnyAnalyzer:
+    """A fresh, unloaded instance of the analyzer ``key`` with its default settings."""
+    return discover()[key]()
+
+
+def as_json(records: Iterable[Record | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") if isinstance(r, Record) else dict(r) for r in records]
+
+
+def records_of(run: AnalyzerOutcome | AnalyzerRun) -> list[dict[str, Any]]:
+    return as_json(run.records)
+
+
+def summarize(key: str, records: Iterable[Record | Mapping[str, Any]]) -> dict[str, Any]:
+    """The analyzer's video-level summary of ``records``, as the report's JSON carries it."""
+    analyzer = plugin(key)
+    typed = analyzer.parse_records(sorted(as_json(records), key=lambda r: r.get("t", 0.0)))
+    return dict(analyzer.summarize(typed).model_dump(mode="json"))
+
+
+def of_type(records: Iterable[Record], model: type[RecordT]) -> list[RecordT]:
+    """``records`` as a list of ``model``, failing if any record is of another type (an
+    outcome's records are typed ``Record``; a test that reads one analyzer's fields narrows)."""
+    out = list(records)
+    wrong = [type(r).__name__ for r in out if not isinstance(r, model)]
+    assert not wrong, f"expected {model.__name__} records, got {wrong}"
+    return [r for r in out if isinstance(r, model)]
