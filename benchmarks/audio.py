@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-# As the services run (cli/processes.py): one BLAS thread each. Must precede numpy's import.
+# As the services run (cli/services.py): one BLAS thread each. Must precede numpy's import.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
@@ -121,9 +121,9 @@ def chunks(y: np.ndarray) -> list[Any]:
     blocks as the sampler's resampler emits them) into ``AudioChunk`` events, decoded by the
     consumer's ``to_input``."""
     from tiktok_analyzer.frame_sampler.chunks import AudioChunker
-    from tiktok_analyzer.shared.blobs import InlineBlob
-    from tiktok_analyzer.shared.consume import to_input
-    from tiktok_analyzer.shared.events import AudioChunk
+    from tiktok_analyzer.shared.contracts.events import AudioChunk
+    from tiktok_analyzer.shared.infra.blobs import InlineBlob
+    from tiktok_analyzer.shared.runtime.consume import to_input
 
     chunker = AudioChunker(round(CHUNK_S * RATE), round(OVERLAP_S * RATE))
     pcm = np.clip(np.round(y * 32767), -32768, 32767).astype(np.int16)
@@ -172,11 +172,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     args = parser.parse_args()
 
-    from tiktok_analyzer.shared.analyzers import GroupRunner, LoadContext, build_analyzers
-    from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-    from tiktok_analyzer.shared.models import ModelStore
-    from tiktok_analyzer.shared.plugins import discover
-    from tiktok_analyzer.shared.results import Record
+    from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+    from tiktok_analyzer.shared.contracts.results import Record
+    from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, LoadContext, build_analyzers
+    from tiktok_analyzer.shared.runtime.models import ModelStore
+    from tiktok_analyzer.shared.runtime.plugins import discover
     from tiktok_analyzer.shared.settings import ModelStoreSettings
 
     keys = analyzer_keys()
@@ -188,7 +188,7 @@ def main() -> None:
           f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}")
 
     handler = _LoadTimes()
-    runner_log = logging.getLogger("tiktok_analyzer.shared.analyzers")
+    runner_log = logging.getLogger("tiktok_analyzer.shared.runtime.analyzers")
     runner_log.addHandler(handler)
     runner_log.setLevel(logging.INFO)
     # The services' model store; these analyzers are weight-free and never read it.

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the model configs and sounds the test
 import numpy as np  # noqa: E402
 import tiny_hf_audio as th  # noqa: E402
 
-from tiktok_analyzer.shared.analyzers import AudioInput  # noqa: E402
+from tiktok_analyzer.shared.runtime.analyzers import AudioInput  # noqa: E402
 
 
 def build(key: str, size: str, dtype: str, device: str) -> Any:

@@ -39,7 +39,7 @@ def decode_only(path: Path) -> tuple[float, int]:
 
 
 def run_analyze(path: Path) -> float:
-    from tiktok_analyzer.cli.local import LocalPipeline
+    from tiktok_analyzer.local.pipeline import LocalPipeline
 
     pipeline = LocalPipeline(progress=lambda _m: None)
     started = time.perf_counter()
@@ -49,8 +49,8 @@ def run_analyze(path: Path) -> float:
 
 def run_kafka(path: Path, inline_limit: int) -> tuple[float, dict[str, int]]:
     from tiktok_analyzer.cli import stack
-    from tiktok_analyzer.cli.client import read_reports, upload
-    from tiktok_analyzer.cli.processes import ServiceSet
+    from tiktok_analyzer.cli.services import ServiceSet
+    from tiktok_analyzer.cli.submit import read_reports, upload
     from tiktok_analyzer.ingest.identity import video_id_for_file
 
     stack.up()
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--skip-kafka", action="store_true")
     args = parser.parse_args()
 
-    from tiktok_analyzer.cli.synth import make_video
+    from tiktok_analyzer.cli.sample import make_video
 
     path = REPO / ".cache" / "bench" / f"moving-1080x1920-{args.duration:g}s.mp4"
     if not path.exists():

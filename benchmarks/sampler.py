@@ -51,7 +51,7 @@ BENCH_PREFIX = "bench."
 
 def video_60s() -> Path:
     """The same cached file as benchmarks/pipeline.py."""
-    from tiktok_analyzer.cli.synth import make_video
+    from tiktok_analyzer.cli.sample import make_video
 
     path = CACHE / "moving-1080x1920-60s.mp4"
     if not path.exists():
@@ -129,15 +129,15 @@ def decode_only(path: Path) -> float:
 
 
 def _accepted(path: Path) -> Any:
-    from tiktok_analyzer.cli.local import file_ref
     from tiktok_analyzer.ingest.stage import gate_local_file
+    from tiktok_analyzer.local.pipeline import file_ref
 
     accepted = gate_local_file(path, file_ref(path))
     return accepted.model_copy(update={"video_id": f"bench-sampler-{uuid.uuid4().hex[:12]}"})
 
 
 def _topics(service_topics: bool) -> dict[str, Any]:
-    from tiktok_analyzer.shared import topics
+    from tiktok_analyzer.shared.contracts import topics
 
     chosen = {"heavy": topics.FRAMES_HEAVY, "light": topics.FRAMES_LIGHT,
               "audio": topics.AUDIO_CHUNKS, "aggregator": topics.AGGREGATOR_IN}
@@ -176,9 +176,9 @@ def sampler_run(path: Path, kafka: bool, service_topics: bool,
     worker thread, publish each event and wait for the broker's ack before going on."""
     if sample_video is None:
         from tiktok_analyzer.frame_sampler.stage import sample_video
-    from tiktok_analyzer.shared.blobs import LocalBlobStore, MinioBlobStore, PayloadPacker
-    from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, Group
-    from tiktok_analyzer.shared.kafka import make_broker, publish
+    from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, Group
+    from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, MinioBlobStore, PayloadPacker
+    from tiktok_analyzer.shared.infra.kafka import make_broker, publish
     from tiktok_analyzer.shared.settings import SamplingSettings, StorageSettings
 
     settings = SamplingSettings()
@@ -271,7 +271,7 @@ def child(mode: str, path: Path, kafka: bool, service_topics: bool) -> None:
     import PIL.Image  # noqa: F401
 
     import tiktok_analyzer.frame_sampler.stage
-    import tiktok_analyzer.shared.kafka  # noqa: F401
+    import tiktok_analyzer.shared.infra.kafka  # noqa: F401
 
     baseline = _status_mib("VmRSS")
     if mode == "decode":

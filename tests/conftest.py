@@ -19,9 +19,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from otlp_receiver import OtlpReceiver
 
 from tiktok_analyzer.cli import stack as stack_module
-from tiktok_analyzer.cli.processes import ServiceSet
-from tiktok_analyzer.cli.synth import make_video
-from tiktok_analyzer.shared.topics import Service
+from tiktok_analyzer.cli.sample import make_video
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.shared.contracts.topics import Service
 
 REPO = Path(__file__).resolve().parents[1]
 # The session's running services, for tests that must pause them (the chaos harness).

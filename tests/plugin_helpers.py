@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from tiktok_analyzer.shared.analyzers import AnalyzerOutcome, AnyAnalyzer
-from tiktok_analyzer.shared.events import AnalyzerRun
-from tiktok_analyzer.shared.plugins import discover
-from tiktok_analyzer.shared.results import Record
+from tiktok_analyzer.shared.contracts.events import AnalyzerRun
+from tiktok_analyzer.shared.contracts.results import Record
+from tiktok_analyzer.shared.runtime.analyzers import AnalyzerOutcome, AnyAnalyzer
+from tiktok_analyzer.shared.runtime.plugins import discover
 
 RecordT = TypeVar("RecordT", bound=Record)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tiktok_analyzer.shared.plugins import discover
+from tiktok_analyzer.shared.runtime.plugins import discover
 
 
 def check_sections_without_weights(sections: Mapping[str, Mapping[str, Any]]) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_analyzer.cli.client import read_reports, upload
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import read_reports, upload
 from tiktok_analyzer.ingest.identity import video_id_for_file
 
 pytestmark = pytest.mark.infra

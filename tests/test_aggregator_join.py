@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tiktok_analyzer.aggregator.join import Aggregator
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AnalyzerRun,
     AnalyzerStatus,
     Group,
@@ -15,7 +15,7 @@ from tiktok_analyzer.shared.events import (
     VideoAccepted,
     VideoRejected,
 )
-from tiktok_analyzer.shared.report import ReportStatus
+from tiktok_analyzer.shared.contracts.report import ReportStatus
 
 REF = ObjectRef(bucket="uploads", key="a.mp4", etag="x")
 MEDIA = MediaInfo(container="mp4", duration_s=4.0, size_bytes=10)

@@ -13,7 +13,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pytest
 
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.results import Record, StrictRecord, Summary
+from tiktok_analyzer.shared.errors import ConfigError
+from tiktok_analyzer.shared.runtime.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AnalyzerOutcome,
@@ -28,11 +31,8 @@ from tiktok_analyzer.shared.analyzers import (
     dependency_order,
     make_runner,
 )
-from tiktok_analyzer.shared.errors import ConfigError
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import OFFLINE_ENV, ModelStore, resolve_device
-from tiktok_analyzer.shared.plugins import discover
-from tiktok_analyzer.shared.results import Record, StrictRecord, Summary
+from tiktok_analyzer.shared.runtime.models import OFFLINE_ENV, ModelStore, resolve_device
+from tiktok_analyzer.shared.runtime.plugins import discover
 from tiktok_analyzer.shared.settings import PipelineSettings
 
 

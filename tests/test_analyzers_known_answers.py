@@ -9,7 +9,7 @@ from plugin_helpers import summarize
 
 from tiktok_analyzer.gpu_light.analyzers.color import ColorAnalyzer
 from tiktok_analyzer.gpu_light.analyzers.quality import QualityAnalyzer
-from tiktok_analyzer.shared.analyzers import DecodedFrame, FramesInput
+from tiktok_analyzer.shared.runtime.analyzers import DecodedFrame, FramesInput
 
 
 def frames(*images: np.ndarray) -> FramesInput:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tiktok_analyzer.cli.asyncapi import SCRAPED_EXAMPLE, ingest_asyncapi, write_asyncapi
-from tiktok_analyzer.shared.events import ScrapedVideo
-from tiktok_analyzer.shared.topics import SCRAPED, UPLOADS
+from tiktok_analyzer.shared.contracts.events import ScrapedVideo
+from tiktok_analyzer.shared.contracts.topics import SCRAPED, UPLOADS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "asyncapi"
 

@@ -43,16 +43,16 @@ from tiktok_analyzer.audio.analyzers.speech_emotion import (
     plan_pieces,
     split_evenly,
 )
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.results import LabelScore
+from tiktok_analyzer.shared.runtime.analyzers import (
     AnalyzerOutcome,
     AudioInput,
     GroupRunner,
     LoadContext,
 )
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.plugins import discover, provider_of
-from tiktok_analyzer.shared.results import LabelScore
+from tiktok_analyzer.shared.runtime.models import ModelStore
+from tiktok_analyzer.shared.runtime.plugins import discover, provider_of
 
 SR = th.SR
 EMOTIONS = {"neutral", "happy", "angry", "sad"}

@@ -17,12 +17,12 @@ from tiktok_analyzer.audio.analyzers.audio_features import (
     AudioFeaturesRecord,
 )
 from tiktok_analyzer.audio.analyzers.pitch import PitchAnalyzer, PitchRecord
-from tiktok_analyzer.cli.synth import click_track
+from tiktok_analyzer.cli.sample import click_track
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
-from tiktok_analyzer.shared.analyzers import AudioInput, GroupRunner, LoadContext
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.results import Record
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.results import Record
+from tiktok_analyzer.shared.runtime.analyzers import AudioInput, GroupRunner, LoadContext
+from tiktok_analyzer.shared.runtime.models import ModelStore
 
 RATE = 16_000
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")

@@ -41,16 +41,16 @@ from tiktok_analyzer.audio.analyzers.transcript import (
     owned_segments,
     owned_words,
 )
-from tiktok_analyzer.cli.synth import click_track
+from tiktok_analyzer.cli.sample import click_track
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.runtime.analyzers import (
     AnalyzerOutcome,
     AudioInput,
     GroupRunner,
     LoadContext,
 )
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import ModelStore
+from tiktok_analyzer.shared.runtime.models import ModelStore
 
 __all__ = ["whisper_store"]  # the fixture, imported for pytest
 

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from media_corpus import CASES, TRAP_PORT, CorpusCase, build_all
 
-from tiktok_analyzer.cli.client import upload
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import upload
 from tiktok_analyzer.ingest.identity import video_id_for_file
-from tiktok_analyzer.shared.report import FinalReport
+from tiktok_analyzer.shared.contracts.report import FinalReport
+from tiktok_analyzer.shared.contracts.topics import REPORTS
 from tiktok_analyzer.shared.settings import KafkaSettings
-from tiktok_analyzer.shared.topics import REPORTS
 
 
 def test_the_corpus_builds(tmp_path: Path) -> None:

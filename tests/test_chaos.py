@@ -12,7 +12,7 @@ import pytest
 from conftest import ACTIVE_SERVICES
 
 from tiktok_analyzer.cli import stack as stack_module
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
 
 pytestmark = pytest.mark.infra
 

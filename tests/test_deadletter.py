@@ -17,9 +17,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from test_deadletter_kafka import poison_bodies
 
 from tiktok_analyzer.ingest.notifications import MinioNotification
-from tiktok_analyzer.shared import kafka
-from tiktok_analyzer.shared.blobs import LocalBlobStore
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AggregatorInput,
     AudioChunk,
     FrameBatch,
@@ -27,8 +25,7 @@ from tiktok_analyzer.shared.events import (
     ScrapedVideo,
     VideoAccepted,
 )
-from tiktok_analyzer.shared.settings import KafkaSettings
-from tiktok_analyzer.shared.topics import (
+from tiktok_analyzer.shared.contracts.topics import (
     AGGREGATOR_IN,
     AUDIO_CHUNKS,
     FRAMES_HEAVY,
@@ -38,6 +35,9 @@ from tiktok_analyzer.shared.topics import (
     VIDEOS,
     Service,
 )
+from tiktok_analyzer.shared.infra import kafka
+from tiktok_analyzer.shared.infra.blobs import LocalBlobStore
+from tiktok_analyzer.shared.settings import KafkaSettings
 
 SERVICES = tuple(str(s) for s in Service)
 ADAPTER_BY_TOPIC = {

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from tiktok_analyzer.cli.client import read_reports, upload
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import read_reports, upload
 from tiktok_analyzer.ingest.identity import video_id_for_file
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AudioChunk,
     FrameBatch,
     Group,
@@ -32,8 +31,7 @@ from tiktok_analyzer.shared.events import (
     UpstreamInfo,
     VideoAccepted,
 )
-from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
-from tiktok_analyzer.shared.topics import (
+from tiktok_analyzer.shared.contracts.topics import (
     AGGREGATOR_IN,
     AUDIO_CHUNKS,
     DEADLETTER,
@@ -43,6 +41,8 @@ from tiktok_analyzer.shared.topics import (
     UPLOADS,
     VIDEOS,
 )
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
 pytestmark = pytest.mark.infra
 

@@ -7,7 +7,8 @@
 - docker-compose.yml and docker-compose.gpu.yml against the Compose specification's schema.
 - Dockerfiles: each installs only its own service package and copies only its own sources.
 - Everything that names a topic, consumer group, port, probe path or ``TIKTOK_*`` variable
-  agrees with the code (shared/topics.py, shared/settings.py, the services' pyproject files).
+  agrees with the code (shared/contracts/topics.py, shared/settings.py, the services' pyproject
+  files).
 
 Tools and schemas are fetched once at pinned versions (tests/deploy_tools.py) into .cache/infra.
 """
@@ -45,10 +46,10 @@ from pydantic_settings import BaseSettings
 
 from tiktok_analyzer.cli import toolchain
 from tiktok_analyzer.shared import settings as settings_module
-from tiktok_analyzer.shared import topics
+from tiktok_analyzer.shared.contracts import topics
+from tiktok_analyzer.shared.contracts.topics import ANALYZER_SERVICES, Service
+from tiktok_analyzer.shared.contracts.topics import SERVICES as SPECS
 from tiktok_analyzer.shared.settings import IngestSettings
-from tiktok_analyzer.shared.topics import ANALYZER_SERVICES, Service
-from tiktok_analyzer.shared.topics import SERVICES as SPECS
 
 SERVICES = tuple(str(s) for s in SPECS)
 ANALYZERS = tuple(str(s) for s in ANALYZER_SERVICES)

@@ -29,11 +29,11 @@ from tiktok_analyzer.ingest.http_api import (
     create_api,
     serve,
 )
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import ObjectRef
-from tiktok_analyzer.shared.report import FinalReport, ReportStatus
+from tiktok_analyzer.shared.contracts.events import ObjectRef
+from tiktok_analyzer.shared.contracts.report import FinalReport, ReportStatus
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard
 from tiktok_analyzer.shared.settings import GateSettings, KafkaSettings, StorageSettings
-from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard
 
 pytestmark = pytest.mark.infra
 

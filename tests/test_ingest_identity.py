@@ -12,15 +12,15 @@ from tiktok_analyzer.ingest.identity import video_id_for_file
 from tiktok_analyzer.ingest.notifications import MinioNotification
 from tiktok_analyzer.ingest.reconciler import as_notification
 from tiktok_analyzer.ingest.stage import Arrival, ingest_arrival
-from tiktok_analyzer.shared.blobs import LocalBlobStore
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     ObjectRef,
     UpstreamInfo,
     VideoAccepted,
     VideoMetadata,
     VideoRejected,
 )
-from tiktok_analyzer.shared.ledger import Ledger
+from tiktok_analyzer.shared.infra.blobs import LocalBlobStore
+from tiktok_analyzer.shared.infra.ledger import Ledger
 from tiktok_analyzer.shared.settings import GateSettings
 
 UPSTREAM = UpstreamInfo(platform_video_id="7301", author="@cat", hashtags=["dance"])

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from tiktok_analyzer.cli import stack as stack_module
-from tiktok_analyzer.cli.client import read_reports, upload
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import read_reports, upload
 from tiktok_analyzer.ingest.identity import arrival_key, video_id_for_file
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import ObjectRef, ScrapedVideo, UpstreamInfo
-from tiktok_analyzer.shared.kafka import encode
-from tiktok_analyzer.shared.ledger import Ledger
+from tiktok_analyzer.shared.contracts.events import ObjectRef, ScrapedVideo, UpstreamInfo
+from tiktok_analyzer.shared.contracts.topics import SCRAPED
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.kafka import encode
+from tiktok_analyzer.shared.infra.ledger import Ledger
 from tiktok_analyzer.shared.settings import IngestSettings, KafkaSettings, StorageSettings
-from tiktok_analyzer.shared.topics import SCRAPED
 
 pytestmark = pytest.mark.infra
 
@@ -153,8 +153,8 @@ def test_a_video_gone_before_sampling_ends_in_a_rejection_not_a_blocked_partitio
         services: ServiceSet) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from tiktok_analyzer.shared.events import MediaInfo, VideoAccepted
-    from tiktok_analyzer.shared.topics import VIDEOS
+    from tiktok_analyzer.shared.contracts.events import MediaInfo, VideoAccepted
+    from tiktok_analyzer.shared.contracts.topics import VIDEOS
 
     video_id = "v" + uuid.uuid4().hex[:24]
     accepted = VideoAccepted(

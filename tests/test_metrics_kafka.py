@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tiktok_analyzer.cli.client import read_reports, upload
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import read_reports, upload
 from tiktok_analyzer.ingest.identity import video_id_for_file
+from tiktok_analyzer.shared.contracts.topics import FRAMES_LIGHT, SERVICES
 from tiktok_analyzer.shared.settings import KafkaSettings
-from tiktok_analyzer.shared.topics import FRAMES_LIGHT, SERVICES
 
 OBS_PORTS = {str(s): spec.obs_port for s, spec in SERVICES.items()}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
-from tiktok_analyzer.shared.models import MARKER, FolderState, ModelStore, load_lock
+from tiktok_analyzer.shared.runtime.models import MARKER, FolderState, ModelStore, load_lock
 
 
 @pytest.fixture

@@ -19,10 +19,15 @@ from plugin_helpers import as_json
 
 from tiktok_analyzer.gpu_heavy.analyzers.objects import ObjectsAnalyzer
 from tiktok_analyzer.gpu_heavy.safe_checkpoint import UnsafeCheckpoint, load_checkpoint
-from tiktok_analyzer.shared.analyzers import DecodedFrame, FramesInput, GroupRunner, LoadContext
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.results import FrameDetections
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.results import FrameDetections
+from tiktok_analyzer.shared.runtime.analyzers import (
+    DecodedFrame,
+    FramesInput,
+    GroupRunner,
+    LoadContext,
+)
+from tiktok_analyzer.shared.runtime.models import ModelStore
 
 
 def write_random_yolo(path: Path) -> None:

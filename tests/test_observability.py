@@ -26,10 +26,10 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
-from tiktok_analyzer.shared import logs, metrics, telemetry
-from tiktok_analyzer.shared.health import ObservabilityServer
-from tiktok_analyzer.shared.kafka import MessageScope, make_broker, publish
-from tiktok_analyzer.shared.topics import SERVICES, Topic
+from tiktok_analyzer.shared.contracts.topics import SERVICES, Topic
+from tiktok_analyzer.shared.infra.kafka import MessageScope, make_broker, publish
+from tiktok_analyzer.shared.observability import logs, metrics, telemetry
+from tiktok_analyzer.shared.observability.health import ObservabilityServer
 
 REPO = Path(__file__).resolve().parents[1]
 OBS = REPO / "observability"

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_analyzer.shared.blobs import LocalBlobStore, PayloadPacker, unpack
+from tiktok_analyzer.shared.contracts.events import (
+    FrameBatch,
+    Group,
+    InlineBlob,
+    SampledFrame,
+    StoredBlob,
+)
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import FrameBatch, Group, InlineBlob, SampledFrame, StoredBlob
+from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker, unpack
 
 
 def test_small_inline_large_stored_both_round_trip(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from report_checks import check_sections_without_weights
 
-from tiktok_analyzer.cli.client import read_reports, upload
-from tiktok_analyzer.cli.local import LocalPipeline
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import read_reports, upload
 from tiktok_analyzer.ingest.identity import video_id_for_file
-from tiktok_analyzer.shared.blobs import MinioBlobStore
+from tiktok_analyzer.local.pipeline import LocalPipeline
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.settings import StorageSettings
 
 pytestmark = pytest.mark.infra

@@ -21,8 +21,11 @@ import numpy as np
 import pytest
 
 from tiktok_analyzer.cli.schemas import analyzer_schemas
-from tiktok_analyzer.shared import plugins as plugins_module
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.report import HookMetrics, ReportSummary
+from tiktok_analyzer.shared.contracts.results import Record, Summary
+from tiktok_analyzer.shared.runtime import plugins as plugins_module
+from tiktok_analyzer.shared.runtime.analyzers import (
     AnalyzerInput,
     AudioInput,
     AudioPolicy,
@@ -32,11 +35,8 @@ from tiktok_analyzer.shared.analyzers import (
     GroupRunner,
     LoadContext,
 )
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.plugins import AnalyzerClass, discover
-from tiktok_analyzer.shared.report import HookMetrics, ReportSummary
-from tiktok_analyzer.shared.results import Record, Summary
+from tiktok_analyzer.shared.runtime.models import ModelStore
+from tiktok_analyzer.shared.runtime.plugins import AnalyzerClass, discover
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGINS = discover()
@@ -155,9 +155,14 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, FramePolicy, FramesInput
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import StrictRecord, StrictSummary
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.results import StrictRecord, StrictSummary
+from tiktok_analyzer.shared.runtime.analyzers import (
+    Analyzer,
+    AnalyzerConfig,
+    FramePolicy,
+    FramesInput,
+)
 
 
 class EdgeDensityConfig(AnalyzerConfig):
@@ -215,8 +220,8 @@ def throwaway_plugin(tmp_path: Path) -> Iterator[str]:
 
 def test_a_new_analyzer_is_one_module(throwaway_plugin: str, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from tiktok_analyzer.cli.local import LocalPipeline
-    from tiktok_analyzer.cli.synth import make_video
+    from tiktok_analyzer.cli.sample import make_video
+    from tiktok_analyzer.local.pipeline import LocalPipeline
 
     key = throwaway_plugin
     assert discover()[key].group is Group.GPU_LIGHT

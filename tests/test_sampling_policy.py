@@ -13,13 +13,10 @@ import numpy as np
 import pytest
 from plugin_helpers import summarize
 
-from tiktok_analyzer.cli.synth import click_track
+from tiktok_analyzer.cli.sample import click_track
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
 from tiktok_analyzer.frame_sampler.stage import sample_video
-from tiktok_analyzer.shared.analyzers import GroupRunner, LoadContext
-from tiktok_analyzer.shared.blobs import LocalBlobStore, PayloadPacker, unpack
-from tiktok_analyzer.shared.consume import analyze_batch, decode_jpeg, to_input
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AnalyzerStatus,
     AudioChunk,
     FrameBatch,
@@ -29,7 +26,10 @@ from tiktok_analyzer.shared.events import (
     SamplingManifest,
     VideoAccepted,
 )
-from tiktok_analyzer.shared.models import ModelStore
+from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker, unpack
+from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, LoadContext
+from tiktok_analyzer.shared.runtime.consume import analyze_batch, decode_jpeg, to_input
+from tiktok_analyzer.shared.runtime.models import ModelStore
 from tiktok_analyzer.shared.settings import SamplingSettings
 
 FPS = 30
@@ -173,7 +173,7 @@ def test_heavy_frames_at_shot_starts_and_on_the_interval(tmp_path: Path,
 
 
 def test_motion_inside_a_shot_is_not_a_cut(tmp_path: Path, store: LocalBlobStore) -> None:
-    from tiktok_analyzer.cli.synth import make_video
+    from tiktok_analyzer.cli.sample import make_video
 
     clip = make_video(tmp_path / "moving.mp4", duration_s=4.0, width=180, height=320,
                       pattern="moving", bpm=None, preset="ultrafast")

@@ -16,8 +16,8 @@ import pytest
 from conftest import SERVICES
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 
-from tiktok_analyzer.cli.client import read_reports, upload
-from tiktok_analyzer.cli.processes import ServiceSet
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.cli.submit import read_reports, upload
 from tiktok_analyzer.ingest.identity import video_id_for_file
 from tiktok_analyzer.shared.settings import IngestSettings
 

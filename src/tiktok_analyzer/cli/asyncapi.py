@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tiktok_analyzer.shared import events
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS, Topic
+from tiktok_analyzer.shared.contracts import events
+from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, SCRAPED, UPLOADS, VIDEOS, Topic
 
 # The example lives once, in the model's JSON schema extras.
 SCRAPED_EXAMPLE: dict[str, Any] = (

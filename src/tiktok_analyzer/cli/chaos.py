@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiktok_analyzer.cli.processes import ServiceSet
-from tiktok_analyzer.shared.topics import Service
+from tiktok_analyzer.cli.services import ServiceSet
+from tiktok_analyzer.shared.contracts.topics import Service
 
 SERVICES = tuple(str(s) for s in Service)
 
@@ -73,7 +73,7 @@ class Killer(threading.Thread):
 
 
 def make_clips(folder: Path, count: int, seed: int) -> list[Path]:
-    from tiktok_analyzer.cli.synth import make_video
+    from tiktok_analyzer.cli.sample import make_video
 
     rng = random.Random(seed)
     tag = uuid.uuid4().hex[:6]  # new bytes every run: identical bytes would be one video
@@ -89,7 +89,7 @@ def make_clips(folder: Path, count: int, seed: int) -> list[Path]:
 def run_chaos(videos: int, kills_per_service: int, log_dir: Path, seed: int | None = None,
               timeout_s: float = 600.0) -> ChaosResult:
     from tiktok_analyzer.cli import stack
-    from tiktok_analyzer.cli.client import read_reports, upload
+    from tiktok_analyzer.cli.submit import read_reports, upload
     from tiktok_analyzer.ingest.identity import video_id_for_file
 
     seed = random.randrange(1 << 30) if seed is None else seed

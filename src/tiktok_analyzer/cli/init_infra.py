@@ -2,9 +2,10 @@
 that already run: the compose ``init`` service and the Kubernetes Job (``k8s/base/init-job.yaml``).
 
 It reuses the dev stack's steps (``stack._create_topics``, ``stack.configure_minio``), so the
-topics (names, partitions, configs from ``shared/topics.py``), buckets and bucket notification
-are the same everywhere. Idempotent: existing topics and buckets are kept, the notification is
-set again. Settings come from the usual ``TIKTOK_KAFKA_*`` and ``TIKTOK_S3_*`` variables.
+topics (names, partitions, configs from ``shared/contracts/topics.py``), buckets and bucket
+notification are the same everywhere. Idempotent: existing topics and buckets are kept, the
+notification is set again. Settings come from the usual ``TIKTOK_KAFKA_*`` and ``TIKTOK_S3_*``
+variables.
 
 MinIO sends upload events through a Kafka notification target (``notify_kafka:PRIMARY``). The
 dev stack gives MinIO that target in its environment at start; a MinIO run by someone else (the
@@ -56,7 +57,7 @@ def register_notify_target(storage: StorageSettings, brokers: str, queue_dir: st
     from minio.minioadmin import MinioAdmin
 
     from tiktok_analyzer.cli import stack
-    from tiktok_analyzer.shared import topics
+    from tiktok_analyzer.shared.contracts import topics
 
     admin = MinioAdmin(endpoint=storage.endpoint, secure=storage.secure,
                        credentials=StaticProvider(storage.access_key,
@@ -93,7 +94,7 @@ def register_notify_target(storage: StorageSettings, brokers: str, queue_dir: st
 def init(replication: int = 1, register_target: bool = False, notify_brokers: str | None = None,
          queue_dir: str = "") -> None:
     from tiktok_analyzer.cli import stack
-    from tiktok_analyzer.shared import topics
+    from tiktok_analyzer.shared.contracts import topics
     from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
     kafka, storage = KafkaSettings(), StorageSettings()

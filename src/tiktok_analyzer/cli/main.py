@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tiktok_analyzer.shared.topics import Service
+from tiktok_analyzer.shared.contracts.topics import Service
 
 # Exit codes of `analyze` (documented in the README).
 EXIT_OK = 0
@@ -56,7 +56,7 @@ def summary_text(report_json: dict[str, Any]) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.cli.local import LocalPipeline, write_report
+    from tiktok_analyzer.local.pipeline import LocalPipeline, write_report
 
     path: Path = args.file
     if not path.is_file():
@@ -86,7 +86,7 @@ def _progress(message: str) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.cli.synth import make_video
+    from tiktok_analyzer.cli.sample import make_video
 
     red, green, blue = (int(args.color[i:i + 2], 16) for i in (1, 3, 5))
     make_video(args.path, duration_s=args.duration, width=args.width, height=args.height,
@@ -101,7 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         path = args.out / "sample.mp4"
         print(f"no file given: generating a 10 s sample (red, click track at 120 BPM) at {path}",
               file=sys.stderr)
-        from tiktok_analyzer.cli.synth import make_video
+        from tiktok_analyzer.cli.sample import make_video
 
         make_video(path, duration_s=10, color=(220, 30, 30), bpm=120)
     args.file = path
@@ -127,7 +127,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_services(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.cli.processes import ServiceSet
+    from tiktok_analyzer.cli.services import ServiceSet
 
     with ServiceSet(args.only or SERVICES, log_dir=args.log_dir) as services:
         services.wait_ready()
@@ -141,7 +141,7 @@ def cmd_services(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tiktok_analyzer.cli.client import submit_and_wait
+    from tiktok_analyzer.cli.submit import submit_and_wait
 
     report = asyncio.run(submit_and_wait(args.file, key=args.key, timeout=args.timeout))
     if report is None:
@@ -188,9 +188,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     import asyncio
 
     from tiktok_analyzer.ingest.reconciler import reconcile_pass
-    from tiktok_analyzer.shared.blobs import MinioBlobStore
-    from tiktok_analyzer.shared.kafka import make_broker
-    from tiktok_analyzer.shared.ledger import Ledger
+    from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+    from tiktok_analyzer.shared.infra.kafka import make_broker
+    from tiktok_analyzer.shared.infra.ledger import Ledger
     from tiktok_analyzer.shared.settings import IngestSettings, StorageSettings
 
     storage, ingest = StorageSettings(), IngestSettings()
@@ -215,7 +215,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.shared.models import FolderState, ModelStore
+    from tiktok_analyzer.shared.runtime.models import FolderState, ModelStore
     from tiktok_analyzer.shared.settings import ModelStoreSettings
 
     store = ModelStore(ModelStoreSettings().store)
@@ -247,8 +247,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_analyzers(args: argparse.Namespace) -> int:
     """Every discovered analyzer: key, group, enabled, weights, inputs, description."""
-    from tiktok_analyzer.shared.models import FolderState, ModelStore
-    from tiktok_analyzer.shared.plugins import discover
+    from tiktok_analyzer.shared.runtime.models import FolderState, ModelStore
+    from tiktok_analyzer.shared.runtime.plugins import discover
     from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
 
     pipeline = PipelineSettings()

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tiktok_analyzer.shared import events
-from tiktok_analyzer.shared.report import FinalReport
+from tiktok_analyzer.shared.contracts import events
+from tiktok_analyzer.shared.contracts.report import FinalReport
 
 SCHEMAS: dict[str, Any] = {
     "scraped-video": events.ScrapedVideo,
@@ -38,7 +38,7 @@ def write_openapi(out: Path) -> list[Path]:
 def analyzer_schemas() -> dict[str, dict[str, Any]]:
     """Per discovered analyzer: what it is, what it consumes, and the schemas of its records,
     summary and settings."""
-    from tiktok_analyzer.shared.plugins import discover
+    from tiktok_analyzer.shared.runtime.plugins import discover
 
     return {
         key: {

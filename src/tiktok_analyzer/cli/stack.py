@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiktok_analyzer.cli import toolchain
-from tiktok_analyzer.shared import topics
+from tiktok_analyzer.shared.contracts import topics
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
 NOTIFY_TARGET = "PRIMARY"

@@ -24,17 +24,22 @@ from weakref import WeakKeyDictionary
 from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
 
-from tiktok_analyzer.shared import metrics
-from tiktok_analyzer.shared.analyzers import GroupRunner, make_runner
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.consume import analyze_batch
-from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, Group
-from tiktok_analyzer.shared.health import Check
-from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
-from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.observability import Observer, setup_process
+from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, Group
+from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP, service_for
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.kafka import (
+    adapter_for,
+    decode_or_deadletter,
+    make_broker,
+    publish,
+)
+from tiktok_analyzer.shared.observability import metrics
+from tiktok_analyzer.shared.observability.health import Check
+from tiktok_analyzer.shared.observability.observer import Observer, setup_process
+from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, make_runner
+from tiktok_analyzer.shared.runtime.consume import analyze_batch
+from tiktok_analyzer.shared.runtime.models import ModelStore
 from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP, service_for
 
 log = logging.getLogger(__name__)
 

@@ -163,15 +163,15 @@ class ObservabilitySettings(_Base):
     log_level: str = "INFO"
 
     def port_for(self, service: str) -> int:
-        from tiktok_analyzer.shared.topics import SERVICES, Service
+        from tiktok_analyzer.shared.contracts.topics import SERVICES, Service
 
         return self.port if self.port is not None else SERVICES[Service(service)].obs_port
 
 
 def _enabled_by_default(group: str) -> list[str]:
     # Imported here: discovery imports the analyzer plugins, which import this module.
-    from tiktok_analyzer.shared.events import Group
-    from tiktok_analyzer.shared.plugins import enabled_by_default
+    from tiktok_analyzer.shared.contracts.events import Group
+    from tiktok_analyzer.shared.runtime.plugins import enabled_by_default
 
     return enabled_by_default(Group(group))
 

@@ -45,16 +45,16 @@ from faststream.prometheus.types import ProcessingStatus
 from opentelemetry.trace import SpanContext
 
 from tiktok_analyzer.aggregator.join import Aggregator
-from tiktok_analyzer.shared import logs, metrics, telemetry
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import AggregatorInput
-from tiktok_analyzer.shared.kafka import Poison, adapter_for, dead_letter, decode, make_broker
-from tiktok_analyzer.shared.kafka import publish as publish_event
-from tiktok_analyzer.shared.observability import Observer, setup_process
-from tiktok_analyzer.shared.report import REPORT_SUFFIX, FinalReport, ReportStatus
+from tiktok_analyzer.shared.contracts.events import AggregatorInput
+from tiktok_analyzer.shared.contracts.report import REPORT_SUFFIX, FinalReport, ReportStatus
+from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, REPORTS, SERVICES, Service
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.kafka import Poison, adapter_for, dead_letter, decode, make_broker
+from tiktok_analyzer.shared.infra.kafka import publish as publish_event
+from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard, ThrottledStatus
+from tiktok_analyzer.shared.observability import logs, metrics, telemetry
+from tiktok_analyzer.shared.observability.observer import Observer, setup_process
 from tiktok_analyzer.shared.settings import AggregatorSettings, KafkaSettings, StorageSettings
-from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, ThrottledStatus
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, REPORTS, SERVICES, Service
 
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiktok_analyzer.shared.analyzers import AnyAnalyzer
-from tiktok_analyzer.shared.events import AnalyzerStatus, SamplingManifest
-from tiktok_analyzer.shared.plugins import provider_of
-from tiktok_analyzer.shared.report import AnalyzerSection, HookMetrics, ReportSummary
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, SamplingManifest
+from tiktok_analyzer.shared.contracts.report import AnalyzerSection, HookMetrics, ReportSummary
+from tiktok_analyzer.shared.runtime.analyzers import AnyAnalyzer
+from tiktok_analyzer.shared.runtime.plugins import provider_of
 
 log = logging.getLogger(__name__)
 

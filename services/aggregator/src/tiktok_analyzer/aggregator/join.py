@@ -14,8 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from tiktok_analyzer.aggregator.headline import AnalyzedSection, build_summary
-from tiktok_analyzer.shared.analyzers import AnyAnalyzer
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AnalyzerRun,
     AnalyzerStatus,
     Group,
@@ -26,14 +25,15 @@ from tiktok_analyzer.shared.events import (
     VideoMetadata,
     VideoRejected,
 )
-from tiktok_analyzer.shared.plugins import discover
-from tiktok_analyzer.shared.report import (
+from tiktok_analyzer.shared.contracts.report import (
     AnalyzerSection,
     FinalReport,
     ReportStatus,
     TimelineEvent,
 )
-from tiktok_analyzer.shared.results import Record, Summary
+from tiktok_analyzer.shared.contracts.results import Record, Summary
+from tiktok_analyzer.shared.runtime.analyzers import AnyAnalyzer
+from tiktok_analyzer.shared.runtime.plugins import discover
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The audio service: consumes its group's batches, publishes partial results."""
 
-from tiktok_analyzer.shared.events import Group
+from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.service import consumer_app, run
 
 app = consumer_app(Group.AUDIO)

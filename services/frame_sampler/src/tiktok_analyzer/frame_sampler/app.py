@@ -24,33 +24,38 @@ from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
 
 from tiktok_analyzer.frame_sampler.stage import sample_video
-from tiktok_analyzer.shared import metrics
-from tiktok_analyzer.shared.blobs import MinioBlobStore, PayloadPacker
-from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AudioChunk,
     FrameBatch,
     SamplingManifest,
     VideoAccepted,
     VideoRejected,
 )
-from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
-from tiktok_analyzer.shared.ledger import Ledger
-from tiktok_analyzer.shared.service import observe, run
-from tiktok_analyzer.shared.settings import (
-    IngestSettings,
-    PipelineSettings,
-    SamplingSettings,
-    StorageSettings,
-)
-from tiktok_analyzer.shared.status import Stage, StatusBoard, ThrottledStatus
-from tiktok_analyzer.shared.topics import (
+from tiktok_analyzer.shared.contracts.topics import (
     AGGREGATOR_IN,
     AUDIO_CHUNKS,
     INPUT_TOPIC_BY_GROUP,
     SERVICES,
     VIDEOS,
     Service,
+)
+from tiktok_analyzer.shared.errors import PayloadError
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore, PayloadPacker
+from tiktok_analyzer.shared.infra.kafka import (
+    adapter_for,
+    decode_or_deadletter,
+    make_broker,
+    publish,
+)
+from tiktok_analyzer.shared.infra.ledger import Ledger
+from tiktok_analyzer.shared.infra.status import Stage, StatusBoard, ThrottledStatus
+from tiktok_analyzer.shared.observability import metrics
+from tiktok_analyzer.shared.service import observe, run
+from tiktok_analyzer.shared.settings import (
+    IngestSettings,
+    PipelineSettings,
+    SamplingSettings,
+    StorageSettings,
 )
 
 log = logging.getLogger(__name__)

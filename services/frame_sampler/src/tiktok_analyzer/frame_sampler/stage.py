@@ -40,8 +40,7 @@ import numpy as np
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
 from tiktok_analyzer.frame_sampler.geometry import Geometry, Scaler, encode_jpeg, fit_within
 from tiktok_analyzer.frame_sampler.shots import ShotDetector
-from tiktok_analyzer.shared.blobs import PayloadPacker
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AudioChunk,
     FrameBatch,
     Group,
@@ -50,7 +49,8 @@ from tiktok_analyzer.shared.events import (
     SamplingManifest,
     VideoAccepted,
 )
-from tiktok_analyzer.shared.plugins import frame_policies
+from tiktok_analyzer.shared.infra.blobs import PayloadPacker
+from tiktok_analyzer.shared.runtime.plugins import frame_policies
 from tiktok_analyzer.shared.settings import PipelineSettings, SamplingSettings
 
 SamplerEvent = FrameBatch | AudioChunk | SamplingManifest

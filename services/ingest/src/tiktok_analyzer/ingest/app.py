@@ -40,15 +40,27 @@ from tiktok_analyzer.ingest.http_api import (
 from tiktok_analyzer.ingest.notifications import MinioNotification
 from tiktok_analyzer.ingest.reconciler import reconcile_pass
 from tiktok_analyzer.ingest.stage import Arrival, IngestResult, ingest_arrival
-from tiktok_analyzer.shared import logs, telemetry
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import ObjectRef, ScrapedVideo, VideoAccepted
-from tiktok_analyzer.shared.kafka import adapter_for, decode_or_deadletter, make_broker, publish
-from tiktok_analyzer.shared.ledger import Ledger
+from tiktok_analyzer.shared.contracts.events import ObjectRef, ScrapedVideo, VideoAccepted
+from tiktok_analyzer.shared.contracts.topics import (
+    AGGREGATOR_IN,
+    SCRAPED,
+    SERVICES,
+    UPLOADS,
+    VIDEOS,
+    Service,
+)
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.kafka import (
+    adapter_for,
+    decode_or_deadletter,
+    make_broker,
+    publish,
+)
+from tiktok_analyzer.shared.infra.ledger import Ledger
+from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard
+from tiktok_analyzer.shared.observability import logs, telemetry
 from tiktok_analyzer.shared.service import observe, run
 from tiktok_analyzer.shared.settings import GateSettings, IngestSettings, StorageSettings
-from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard
-from tiktok_analyzer.shared.topics import AGGREGATOR_IN, SCRAPED, SERVICES, UPLOADS, VIDEOS, Service
 
 log = logging.getLogger(__name__)
 broker = make_broker(service="ingest")

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tiktok_analyzer.shared.contracts.events import MediaInfo
 from tiktok_analyzer.shared.errors import MediaRejected
-from tiktok_analyzer.shared.events import MediaInfo
 from tiktok_analyzer.shared.settings import GateSettings
 
 # The child needs nothing from our environment but the interpreter's own paths; keeping the

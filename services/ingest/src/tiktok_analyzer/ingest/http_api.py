@@ -45,14 +45,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from tiktok_analyzer.ingest.identity import video_id_for_digest
-from tiktok_analyzer.shared import telemetry
-from tiktok_analyzer.shared.blobs import MinioBlobStore
+from tiktok_analyzer.shared.contracts.events import ObjectRef
+from tiktok_analyzer.shared.contracts.report import FinalReport
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import ObjectRef
-from tiktok_analyzer.shared.health import Check, run_checks
-from tiktok_analyzer.shared.report import FinalReport
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard, VideoStatus
+from tiktok_analyzer.shared.observability import telemetry
+from tiktok_analyzer.shared.observability.health import Check, run_checks
 from tiktok_analyzer.shared.settings import GateSettings, StorageSettings
-from tiktok_analyzer.shared.status import Stage, StageRecord, StatusBoard, VideoStatus
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tiktok_analyzer.shared.events import ObjectRef
+from tiktok_analyzer.shared.contracts.events import ObjectRef
 
 
 def video_id_for_digest(sha256_hex: str) -> str:

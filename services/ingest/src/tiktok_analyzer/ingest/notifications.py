@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tiktok_analyzer.ingest.reconciler import RECONCILER_SOURCE
 from tiktok_analyzer.ingest.stage import Arrival
-from tiktok_analyzer.shared.events import ObjectRef
-from tiktok_analyzer.shared.report import REPORT_SUFFIX
+from tiktok_analyzer.shared.contracts.events import ObjectRef
+from tiktok_analyzer.shared.contracts.report import REPORT_SUFFIX
 
 
 class _Loose(BaseModel):

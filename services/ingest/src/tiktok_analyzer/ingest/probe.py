@@ -22,8 +22,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from tiktok_analyzer.shared.contracts.events import MediaInfo, StreamInfo
 from tiktok_analyzer.shared.errors import MediaRejected
-from tiktok_analyzer.shared.events import MediaInfo, StreamInfo
 from tiktok_analyzer.shared.settings import GateSettings
 
 # Text formats whose whole point is to point at other files or URLs.

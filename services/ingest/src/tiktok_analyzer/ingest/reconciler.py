@@ -24,11 +24,11 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from tiktok_analyzer.ingest.identity import arrival_key
-from tiktok_analyzer.shared import telemetry
-from tiktok_analyzer.shared.events import ObjectRef
-from tiktok_analyzer.shared.ledger import Ledger
-from tiktok_analyzer.shared.report import REPORT_SUFFIX
-from tiktok_analyzer.shared.topics import UPLOADS
+from tiktok_analyzer.shared.contracts.events import ObjectRef
+from tiktok_analyzer.shared.contracts.report import REPORT_SUFFIX
+from tiktok_analyzer.shared.contracts.topics import UPLOADS
+from tiktok_analyzer.shared.infra.ledger import Ledger
+from tiktok_analyzer.shared.observability import telemetry
 
 log = logging.getLogger(__name__)
 RECONCILER_SOURCE = "tiktok-analyzer:reconciler"

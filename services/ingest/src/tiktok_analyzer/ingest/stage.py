@@ -20,16 +20,16 @@ from tiktok_analyzer.ingest.identity import (
     video_id_for_digest,
     video_id_for_file,
 )
-from tiktok_analyzer.shared.blobs import BlobStore
-from tiktok_analyzer.shared.errors import MediaRejected, PayloadError
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     ObjectRef,
     UpstreamInfo,
     VideoAccepted,
     VideoMetadata,
     VideoRejected,
 )
-from tiktok_analyzer.shared.ledger import ArrivalRecord, Ledger, Via
+from tiktok_analyzer.shared.errors import MediaRejected, PayloadError
+from tiktok_analyzer.shared.infra.blobs import BlobStore
+from tiktok_analyzer.shared.infra.ledger import ArrivalRecord, Ledger, Via
 from tiktok_analyzer.shared.settings import GateSettings
 
 log = logging.getLogger(__name__)

@@ -47,15 +47,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.results import LabelScore, SpanRecord, StrictSummary
+from tiktok_analyzer.shared.runtime.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
     AudioPolicy,
     LoadContext,
 )
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import LabelScore, SpanRecord, StrictSummary
 
 Kind = Literal["speech", "music", "silence", "other"]
 Family = Literal["speech", "music"]

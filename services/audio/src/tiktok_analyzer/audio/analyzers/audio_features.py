@@ -15,15 +15,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.report import TimelineEvent
+from tiktok_analyzer.shared.contracts.results import StrictRecord, StrictSummary, mean_of
+from tiktok_analyzer.shared.runtime.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
     AudioPolicy,
 )
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.report import TimelineEvent
-from tiktok_analyzer.shared.results import StrictRecord, StrictSummary, mean_of
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first. A key is the rotation and mode

@@ -26,9 +26,14 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 from pydantic import Field, model_validator
 
-from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, AudioInput, AudioPolicy
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import SpanRecord, StrictSummary
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.results import SpanRecord, StrictSummary
+from tiktok_analyzer.shared.runtime.analyzers import (
+    Analyzer,
+    AnalyzerConfig,
+    AudioInput,
+    AudioPolicy,
+)
 
 
 class PitchConfig(AnalyzerConfig):

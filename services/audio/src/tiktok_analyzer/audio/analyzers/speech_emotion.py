@@ -44,15 +44,15 @@ from tiktok_analyzer.audio.analyzers.audio_events import (
     resample,
     torch_dtype,
 )
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.results import LabelScore, SpanRecord, StrictSummary
+from tiktok_analyzer.shared.runtime.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
     AudioPolicy,
     LoadContext,
 )
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import LabelScore, SpanRecord, StrictSummary
 
 VAD_RATE = 16_000  # the rate Silero VAD is run at (it supports 8 and 16 kHz)
 MIN_REPORTED_S = 0.1  # an owned part shorter than this is a sliver at a chunk boundary

@@ -40,15 +40,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tiktok_analyzer.audio.analyzers import vad
 from tiktok_analyzer.audio.analyzers.transcript import TranscriptSegment, Word
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.results import SpanRecord, StrictSummary
+from tiktok_analyzer.shared.runtime.analyzers import (
     AnalyzerConfig,
     AnalyzerOutcome,
     AudioInput,
     AudioPolicy,
     DerivedAnalyzer,
 )
-from tiktok_analyzer.shared.events import AnalyzerStatus, Group
-from tiktok_analyzer.shared.results import SpanRecord, StrictSummary
 
 TIME_DECIMALS = 3
 _VOWEL_GROUP = re.compile(r"[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœāēīōūăĕĭŏŭąęįųůőű]+")

@@ -46,16 +46,16 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.results import SpanRecord, StrictSummary
+from tiktok_analyzer.shared.errors import WeightsMissing
+from tiktok_analyzer.shared.runtime.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AudioInput,
     AudioPolicy,
     LoadContext,
 )
-from tiktok_analyzer.shared.errors import WeightsMissing
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import SpanRecord, StrictSummary
 
 WHISPER_RATE = 16_000  # Whisper's feature extractor assumes 16 kHz mono
 TIME_DECIMALS = 3

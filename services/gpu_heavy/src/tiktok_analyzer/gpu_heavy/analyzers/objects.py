@@ -8,23 +8,23 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.report import TimelineEvent
+from tiktok_analyzer.shared.contracts.results import (
+    Detection,
+    FrameDetections,
+    StrictSummary,
+    frame_durations,
+)
+from tiktok_analyzer.shared.errors import ConfigError
+from tiktok_analyzer.shared.runtime.analyzers import (
     Analyzer,
     AnalyzerConfig,
     FramePolicy,
     FramesInput,
     LoadContext,
 )
-from tiktok_analyzer.shared.errors import ConfigError
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.models import resolve_device
-from tiktok_analyzer.shared.report import TimelineEvent
-from tiktok_analyzer.shared.results import (
-    Detection,
-    FrameDetections,
-    StrictSummary,
-    frame_durations,
-)
+from tiktok_analyzer.shared.runtime.models import resolve_device
 
 
 class ObjectsConfig(AnalyzerConfig):

@@ -9,9 +9,14 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.shared.analyzers import Analyzer, AnalyzerConfig, FramePolicy, FramesInput
-from tiktok_analyzer.shared.events import Group
-from tiktok_analyzer.shared.results import StrictRecord, StrictSummary, mean_of
+from tiktok_analyzer.shared.contracts.events import Group
+from tiktok_analyzer.shared.contracts.results import StrictRecord, StrictSummary, mean_of
+from tiktok_analyzer.shared.runtime.analyzers import (
+    Analyzer,
+    AnalyzerConfig,
+    FramePolicy,
+    FramesInput,
+)
 
 
 class ColorConfig(AnalyzerConfig):

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from tiktok_analyzer.ingest.identity import video_id_for_file
-from tiktok_analyzer.shared.blobs import MinioBlobStore
-from tiktok_analyzer.shared.events import ObjectRef
-from tiktok_analyzer.shared.report import FinalReport
+from tiktok_analyzer.shared.contracts.events import ObjectRef
+from tiktok_analyzer.shared.contracts.report import FinalReport
+from tiktok_analyzer.shared.contracts.topics import REPORTS
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
-from tiktok_analyzer.shared.topics import REPORTS
 
 
 def upload(path: Path, key: str | None = None) -> ObjectRef:

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from tiktok_analyzer.shared.contracts.events import Blob, InlineBlob, ObjectRef, StoredBlob
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import Blob, InlineBlob, ObjectRef, StoredBlob
 
 DEFAULT_INLINE_LIMIT = 256 * 1024
 

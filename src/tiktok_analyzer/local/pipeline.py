@@ -15,17 +15,17 @@ from pathlib import Path
 from tiktok_analyzer.aggregator.join import Aggregator
 from tiktok_analyzer.frame_sampler.stage import sample_video
 from tiktok_analyzer.ingest.stage import gate_local_file
-from tiktok_analyzer.shared.analyzers import GroupRunner, make_runner
-from tiktok_analyzer.shared.blobs import LocalBlobStore, PayloadPacker
-from tiktok_analyzer.shared.consume import analyze_batch
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     Group,
     ObjectRef,
     SamplingManifest,
     VideoAccepted,
 )
-from tiktok_analyzer.shared.models import ModelStore
-from tiktok_analyzer.shared.report import FinalReport
+from tiktok_analyzer.shared.contracts.report import FinalReport
+from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker
+from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, make_runner
+from tiktok_analyzer.shared.runtime.consume import analyze_batch
+from tiktok_analyzer.shared.runtime.models import ModelStore
 from tiktok_analyzer.shared.settings import (
     ModelStoreSettings,
     PipelineSettings,

@@ -16,9 +16,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from tiktok_analyzer.shared.blobs import BlobStore
+from tiktok_analyzer.shared.contracts.events import Model, utc_now
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import Model, utc_now
+from tiktok_analyzer.shared.infra.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 

@@ -64,7 +64,7 @@ def load_lock(text: str | None = None) -> dict[str, PinnedModel]:
     if text is None:
         override = os.environ.get("TIKTOK_MODEL_LOCK")
         text = (Path(override).read_text() if override else
-                resources.files("tiktok_analyzer.shared").joinpath("models.lock.toml").read_text())
+                resources.files("tiktok_analyzer.shared.runtime").joinpath("models.lock.toml").read_text())
     raw = tomllib.loads(text)
     lock = {}
     for key, entry in raw.items():

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from tiktok_analyzer.shared.topics import SERVICES, Service
+from tiktok_analyzer.shared.contracts.topics import SERVICES, Service
 
 READY_LINE = "app started successfully"  # FastStream logs this once every subscriber runs
 
@@ -34,7 +34,7 @@ class ServiceSet:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # Each process names itself in its traces (an OTEL_SERVICE_NAME inherited from the
         # caller would give all six the same name). Traces are exported only where the
-        # caller's environment or ``env`` sets an OTLP endpoint (see shared/telemetry.py).
+        # caller's environment or ``env`` sets an OTLP endpoint (shared/observability/telemetry.py).
         env = {**self.env, "OTEL_SERVICE_NAME": name}
         with self.log_path(name).open("ab") as log:
             self.procs[name] = subprocess.Popen(

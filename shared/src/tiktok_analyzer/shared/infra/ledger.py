@@ -21,9 +21,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from tiktok_analyzer.shared.blobs import BlobStore
+from tiktok_analyzer.shared.contracts.events import Model, ObjectRef, utc_now
 from tiktok_analyzer.shared.errors import PayloadError
-from tiktok_analyzer.shared.events import Model, ObjectRef, utc_now
+from tiktok_analyzer.shared.infra.blobs import BlobStore
 
 Via = Literal["minio", "scraper", "reconciler", "http"]
 

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-from tiktok_analyzer.shared.analyzers import Analyzer, AnyAnalyzer, AudioPolicy, FramePolicy
+from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.errors import ConfigError
-from tiktok_analyzer.shared.events import Group
+from tiktok_analyzer.shared.runtime.analyzers import Analyzer, AnyAnalyzer, AudioPolicy, FramePolicy
 
 AnalyzerClass = type[AnyAnalyzer]
 
@@ -72,7 +72,7 @@ def discover() -> dict[str, AnalyzerClass]:
 
 def check_plugin(cls: AnalyzerClass, group: Group) -> None:
     """The declarations every plugin must get right, checked at discovery."""
-    from tiktok_analyzer.shared.report import HookMetrics, ReportSummary
+    from tiktok_analyzer.shared.contracts.report import HookMetrics, ReportSummary
 
     where = f"analyzer {cls.__module__}.{cls.__name__}"
     for attr in ("key", "group", "inputs", "config_model", "record_model"):
@@ -94,7 +94,7 @@ def check_plugin(cls: AnalyzerClass, group: Group) -> None:
                 raise ConfigError(f"{where} fills {block} field {name!r}, which the report's "
                                   f"{model.__name__} does not have")
     if cls.model_entry is not None:
-        from tiktok_analyzer.shared.models import load_lock
+        from tiktok_analyzer.shared.runtime.models import load_lock
 
         if cls.model_entry not in load_lock():
             raise ConfigError(f"{where} names model-lock entry {cls.model_entry!r}, which the "
@@ -120,7 +120,7 @@ def provider_of(block: str, name: str) -> str | None:
 def frame_policies(keys: Sequence[str], configs: Mapping[str, Mapping[str, Any]]
                    ) -> dict[str, FramePolicy]:
     """The frame policy of each of ``keys`` with its settings (what the sampler samples)."""
-    from tiktok_analyzer.shared.analyzers import build_analyzers
+    from tiktok_analyzer.shared.runtime.analyzers import build_analyzers
 
     policies: dict[str, FramePolicy] = {}
     for analyzer in build_analyzers(keys, configs):

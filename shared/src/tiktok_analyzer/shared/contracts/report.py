@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SerializeAsAny
 
-from tiktok_analyzer.shared.events import (
+from tiktok_analyzer.shared.contracts.events import (
     AnalyzerStatus,
     Group,
     MediaInfo,
@@ -17,7 +17,7 @@ from tiktok_analyzer.shared.events import (
     UpstreamInfo,
     utc_now,
 )
-from tiktok_analyzer.shared.results import Record, Summary
+from tiktok_analyzer.shared.contracts.results import Record, Summary
 
 REPORT_SUFFIX = ".report.json"
 """A report stored next to its video in the upload bucket is ``<video key>`` + this suffix;

@@ -18,10 +18,10 @@ from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from tiktok_analyzer.shared import logs, metrics, telemetry
-from tiktok_analyzer.shared.blobs import MinioBlobStore
+from tiktok_analyzer.shared.contracts.topics import DEADLETTER, Topic
+from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
-from tiktok_analyzer.shared.topics import DEADLETTER, Topic
 
 log = logging.getLogger(__name__)
 

@@ -40,14 +40,14 @@ import numpy as np
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tiktok_analyzer.shared.contracts.events import AnalyzerRun, AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.results import Record, Summary
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
-from tiktok_analyzer.shared.events import AnalyzerRun, AnalyzerStatus, Group
-from tiktok_analyzer.shared.models import enforce_offline, resolve_device
-from tiktok_analyzer.shared.results import Record, Summary
+from tiktok_analyzer.shared.runtime.models import enforce_offline, resolve_device
 
 if TYPE_CHECKING:
-    from tiktok_analyzer.shared.models import ModelStore
-    from tiktok_analyzer.shared.report import TimelineEvent
+    from tiktok_analyzer.shared.contracts.report import TimelineEvent
+    from tiktok_analyzer.shared.runtime.models import ModelStore
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("tiktok_analyzer.analyzers")
@@ -490,7 +490,7 @@ def check_records(model: type[Record], output: Iterable[Record]) -> list[Record]
 def build_analyzers(keys: Sequence[str], configs: Mapping[str, Mapping[str, Any]] | None = None
                     ) -> list[AnyAnalyzer]:
     """Instantiate discovered analyzers by key, validating each one's settings."""
-    from tiktok_analyzer.shared.plugins import discover
+    from tiktok_analyzer.shared.runtime.plugins import discover
 
     known = discover()
     configs = configs or {}

@@ -7,14 +7,14 @@ import io
 
 import numpy as np
 
-from tiktok_analyzer.shared.analyzers import (
+from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, PartialResult
+from tiktok_analyzer.shared.infra.blobs import BlobStore, unpack
+from tiktok_analyzer.shared.runtime.analyzers import (
     AudioInput,
     DecodedFrame,
     FramesInput,
     GroupRunner,
 )
-from tiktok_analyzer.shared.blobs import BlobStore, unpack
-from tiktok_analyzer.shared.events import AudioChunk, FrameBatch, PartialResult
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

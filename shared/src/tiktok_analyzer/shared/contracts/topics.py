@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tiktok_analyzer.shared.events import Group
+from tiktok_analyzer.shared.contracts.events import Group
 
 
 @dataclass(frozen=True)

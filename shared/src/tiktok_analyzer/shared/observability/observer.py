@@ -14,10 +14,10 @@ import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tiktok_analyzer.shared import logs, metrics, telemetry
-from tiktok_analyzer.shared.health import Check, ObservabilityServer
+from tiktok_analyzer.shared.contracts.topics import SERVICES, Service
+from tiktok_analyzer.shared.observability import logs, metrics, telemetry
+from tiktok_analyzer.shared.observability.health import Check, ObservabilityServer
 from tiktok_analyzer.shared.settings import ObservabilitySettings
-from tiktok_analyzer.shared.topics import SERVICES, Service
 
 
 def setup_process(service: str) -> ObservabilitySettings:

@@ -1,0 +1,2 @@
+"""Observability: traces (OpenTelemetry), metrics (Prometheus), JSON logs, health endpoints,
+and the observer that serves them beside each service."""

@@ -1,0 +1,1 @@
+"""The one-process mode: every stage of the pipeline in this process, no Kafka or MinIO."""
