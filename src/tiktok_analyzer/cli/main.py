@@ -74,6 +74,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     duration = report.media.duration_s if report.media else None
     ratio = f" ({elapsed / duration:.2f}x the video's duration)" if duration else ""
     print(f"report written to {target} in {elapsed:.1f}s{ratio}")
+    from tiktok_analyzer.cli.view import write_page
+
+    if (page := write_page(report, target, path)) is not None:
+        print(f"page written to {page}")
     return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
 
 
@@ -83,6 +87,26 @@ def _silent(_message: str) -> None:
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.cli.view import load_report, open_in_browser, write_page
+
+    try:
+        report = load_report(args.report)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.video is not None and not args.video.is_file():
+        print(f"error: no such file: {args.video}", file=sys.stderr)
+        return EXIT_USAGE
+    page = write_page(report, args.report, args.video)
+    if page is None:
+        return EXIT_ERROR
+    print(page)
+    if not args.no_open and not open_in_browser(page):
+        print("no browser to show it here: open the file above", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -290,9 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="analyze one file in this process (no Kafka or MinIO)")
     p.add_argument("file", type=Path)
-    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the report JSON")
+    p.add_argument("--out", type=Path, default=Path("out"),
+                   help="folder for the report JSON and its HTML page")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("view", help="rebuild a report's HTML page next to its JSON, print its "
+                                    "path, and open it where a browser can be shown")
+    p.add_argument("report", type=Path, help="a final report JSON (<video_id>.report.json)")
+    p.add_argument("--video", type=Path, help="the source video: keyframes and the player")
+    p.add_argument("--no-open", action="store_true", help="only write the page")
+    p.set_defaults(func=cmd_view)
 
     p = sub.add_parser("demo", help="generate a sample video (unless FILE is given), analyze it")
     p.add_argument("file", type=Path, nargs="?")
