@@ -14,7 +14,9 @@ changelog, and the report topic is the record of what was already said.
 
 Commit order per report: store in MinIO, publish (acks=all, idempotent producer), remember it,
 then advance the committed offset. A crash before the publish re-reads the video and publishes;
-a crash after it finds the report on the topic and publishes nothing.
+a crash after it finds the report on the topic and publishes nothing. The report's HTML page
+follows on a worker thread (``report_page``), outside that order: a page lost to a crash is
+rendered by ingest from the JSON instead.
 
 Hand-written on aiokafka rather than FastStream: FastStream's manual ack commits the consumer's
 whole position, and this needs to commit a chosen offset per partition and react to rebalances.
@@ -45,6 +47,7 @@ from faststream.prometheus.types import ProcessingStatus
 from opentelemetry.trace import SpanContext
 
 from tiktok_analyzer.aggregator.join import Aggregator
+from tiktok_analyzer.aggregator.report_page import PageWriter
 from tiktok_analyzer.shared.contracts.events import AggregatorInput
 from tiktok_analyzer.shared.contracts.report import REPORT_SUFFIX, FinalReport, ReportStatus
 from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, REPORTS, SERVICES, Service
@@ -94,6 +97,7 @@ class AggregatorService:
         self.assigned = False  # an assignment arrived (and reports were re-read) since a revoke
         self.store = MinioBlobStore.from_settings()
         self.board = StatusBoard(self.store, self.storage.work_bucket)
+        self.pages = PageWriter(self.store, self.storage.report_bucket)
         self.progress: dict[str, ThrottledStatus] = {}
         self.reported: dict[str, tuple[int, ReportStatus]] = {}
         self.partitions: dict[TopicPartition, _Partition] = {}
@@ -166,6 +170,7 @@ class AggregatorService:
             await asyncio.to_thread(self.store.put, report.source.bucket,
                                     report.source.key + REPORT_SUFFIX, body, "application/json")
         await publish_event(self.broker, report, REPORTS)
+        self.pages.submit(report)  # the HTML page, off this loop and after the publish
         self._remember(report)
         self.progress.pop(report.video_id, None)
         await asyncio.to_thread(self.board.record, report.video_id, StageRecord(
@@ -298,6 +303,7 @@ class AggregatorService:
         finally:
             await self.consumer.stop()
             await self.broker.stop()
+            await asyncio.to_thread(self.pages.close)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

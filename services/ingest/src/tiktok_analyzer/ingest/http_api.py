@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import math
 import mimetypes
@@ -38,12 +39,18 @@ import uvicorn
 from fastapi import FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from tiktok_analyzer.ingest.byte_ranges import (
+    UnsatisfiableRange,
+    chunks,
+    open_object,
+    parse_range,
+)
 from tiktok_analyzer.ingest.identity import video_id_for_digest
 from tiktok_analyzer.shared.contracts.events import ObjectRef
 from tiktok_analyzer.shared.contracts.report import FinalReport
@@ -52,6 +59,7 @@ from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard, VideoStatus
 from tiktok_analyzer.shared.observability import telemetry
 from tiktok_analyzer.shared.observability.health import Check, run_checks
+from tiktok_analyzer.shared.report_html import STORED_VIDEO_SRC, render_html, stored_page_key
 from tiktok_analyzer.shared.settings import GateSettings, StorageSettings
 
 log = logging.getLogger(__name__)
@@ -198,7 +206,8 @@ report.
    and the URLs to poll.
 2. `GET /v1/videos/{video_id}` until `done` is true.
 3. `GET /v1/videos/{video_id}/report` for the report (also published on the Kafka topic
-   `tiktok.reports`).
+   `tiktok.reports`), or `GET /v1/videos/{video_id}/report.html` to look at it: one
+   self-contained page (keyframes embedded) whose player plays `GET /v1/videos/{video_id}/video`.
 
 Errors always have the shape of `ApiError`.
 """
@@ -320,17 +329,11 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
                              "has not reached ingest yet")
         return status
 
-    @api.get(
-        "/v1/videos/{video_id}/report", name="video_report", tags=["videos"],
-        response_model=FinalReport, summary="The video's final report",
-        responses={**_error(404, "No report yet"),
-                   **_error(422, "Malformed video ID"),
-                   **_error(503, "The object store is unavailable")},
-    )
-    async def video_report(video_id: VideoIdParam) -> Response:
-        bucket = storage.report_bucket
+    async def _stored_report(video_id: str) -> bytes:
+        """The stored report JSON, or the API's 404 / 503."""
         try:
-            raw = await asyncio.to_thread(_report_or_none, store, bucket, f"{video_id}.json")
+            raw = await asyncio.to_thread(_report_or_none, store, storage.report_bucket,
+                                          f"{video_id}.json")
         except Exception as exc:
             raise ApiProblem(503, "storage_unavailable", f"could not read the report: {exc}"
                              ) from None
@@ -339,6 +342,17 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
             raise ApiProblem(404, "no_report",
                              f"there is no report for {video_id} yet: poll {status_url} "
                              "until it says done")
+        return raw
+
+    @api.get(
+        "/v1/videos/{video_id}/report", name="video_report", tags=["videos"],
+        response_model=FinalReport, summary="The video's final report",
+        responses={**_error(404, "No report yet"),
+                   **_error(422, "Malformed video ID"),
+                   **_error(503, "The object store is unavailable")},
+    )
+    async def video_report(video_id: VideoIdParam) -> Response:
+        raw = await _stored_report(video_id)
         try:
             FinalReport.model_validate_json(raw)
         except ValidationError as exc:
@@ -346,6 +360,73 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
                              ) from None
         # The stored JSON as the aggregator wrote it: the same bytes Kafka consumers received.
         return Response(raw, media_type="application/json")
+
+    @api.get(
+        "/v1/videos/{video_id}/report.html", name="video_report_page", tags=["videos"],
+        response_class=HTMLResponse, summary="The video's report as a page to look at",
+        description="One self-contained HTML page (keyframes embedded, nothing fetched but "
+                    "the video): the page the aggregator stored next to the report, or, for "
+                    "a report without one, a page rendered now from the report (without "
+                    "keyframes).",
+        responses={**_error(404, "No report yet"),
+                   **_error(422, "Malformed video ID"),
+                   **_error(503, "The object store is unavailable")},
+    )
+    async def video_report_page(video_id: VideoIdParam) -> HTMLResponse:
+        try:
+            page = await asyncio.to_thread(_report_or_none, store, storage.report_bucket,
+                                           stored_page_key(video_id))
+        except Exception as exc:
+            raise ApiProblem(503, "storage_unavailable", f"could not read the page: {exc}"
+                             ) from None
+        if page is None:
+            doc = json.loads(await _stored_report(video_id))
+            page = (await asyncio.to_thread(render_html, doc, video_src=STORED_VIDEO_SRC,
+                                            keyframes_note="keyframes not shown: this page "
+                                            "was rendered from the report alone")).encode()
+        return HTMLResponse(page)
+
+    @api.get(
+        "/v1/videos/{video_id}/video", name="video_source", tags=["videos"],
+        summary="The analysed video itself, for the report page's player",
+        description="The source object named by the video's report, streamed from the object "
+                    "store; answers a single `Range: bytes=` request with `206` so players "
+                    "can seek.",
+        responses={200: {"content": {"video/*": {}}, "description": "The whole video"},
+                   206: {"content": {"video/*": {}}, "description": "The range asked for"},
+                   **_error(404, "No report yet, or the video is no longer stored"),
+                   **_error(416, "The range lies outside the video"),
+                   **_error(422, "Malformed video ID"),
+                   **_error(503, "The object store is unavailable")},
+    )
+    async def video_source(video_id: VideoIdParam, request: Request) -> Response:
+        report = json.loads(await _stored_report(video_id))
+        source = report.get("source") or {}
+        bucket, key = str(source.get("bucket")), str(source.get("key"))
+        try:
+            ref = await asyncio.to_thread(_stat_or_none, store, bucket, key)
+        except Exception as exc:
+            raise ApiProblem(503, "storage_unavailable", f"could not read the video: {exc}"
+                             ) from None
+        if ref is None or ref.size is None:
+            raise ApiProblem(404, "no_video", f"the video of {video_id} is no longer stored")
+        try:
+            wanted = parse_range(request.headers.get("range"), ref.size)
+        except UnsatisfiableRange:
+            raise ApiProblem(416, "bad_range", f"the video has {ref.size} bytes") from None
+        try:
+            body = await asyncio.to_thread(open_object, store.client, bucket, key,
+                                           source.get("version_id"), wanted)
+        except Exception as exc:
+            raise ApiProblem(503, "storage_unavailable", f"could not read the video: {exc}"
+                             ) from None
+        headers = {"Accept-Ranges": "bytes",
+                   "Content-Length": str(wanted.length if wanted else ref.size)}
+        if wanted is not None:
+            headers["Content-Range"] = wanted.content_range(ref.size)
+        return StreamingResponse(chunks(body), status_code=206 if wanted else 200,
+                                 headers=headers,
+                                 media_type=mimetypes.guess_type(key)[0] or "video/mp4")
 
     @api.get("/healthz/live", tags=["health"], response_model=Liveness,
              summary="Liveness: the process answers (touches neither Kafka nor MinIO)")

@@ -10,11 +10,14 @@ from tiktok_analyzer.shared.report_html.keyframes import (
 )
 from tiktok_analyzer.shared.report_html.render import (
     HTML_SUFFIX,
+    STORED_VIDEO_SRC,
     build_html,
     html_path_for,
     render_html,
+    stored_page_key,
     write_html,
 )
 
-__all__ = ["HTML_SUFFIX", "Keyframe", "KeyframeError", "build_html", "extract_keyframes",
-           "html_path_for", "render_html", "shot_starts", "write_html"]
+__all__ = ["HTML_SUFFIX", "STORED_VIDEO_SRC", "Keyframe", "KeyframeError", "build_html",
+           "extract_keyframes", "html_path_for", "render_html", "shot_starts", "stored_page_key",
+           "write_html"]

@@ -63,6 +63,8 @@ def extract_keyframes(video: str | Path, doc: Json,
         from PIL import Image
     except ImportError as exc:
         raise KeyframeError(f"no keyframes: {exc.name} is not installed") from exc
+    # A URL may be presigned: its signature never goes into a message (they end up on pages).
+    name = str(video) if isinstance(video, Path) else "the source video"
     media = media_of(doc)
     rotation = media.rotation_deg % 360 if media else 0
     pixel_aspect = media.pixel_aspect if media else 1.0
@@ -70,7 +72,7 @@ def extract_keyframes(video: str | Path, doc: Json,
     try:
         with av.open(str(video), metadata_errors="ignore") as container:
             if not container.streams.video:
-                raise KeyframeError(f"no keyframes: {video} has no video stream")
+                raise KeyframeError(f"no keyframes: {name} has no video stream")
             stream = container.streams.video[0]
             # Report times count from the container's start, as the sampler counts them.
             start = float(container.start_time or 0) / 1_000_000
@@ -83,7 +85,8 @@ def extract_keyframes(video: str | Path, doc: Json,
     except KeyframeError:
         raise
     except Exception as exc:  # PyAV raises its own error types for every kind of bad input
-        raise KeyframeError(f"no keyframes: cannot read {video}: {exc}") from exc
+        why = str(exc).replace(str(video), name)
+        raise KeyframeError(f"no keyframes: cannot read {name}: {why}") from exc
     return frames
 
 

@@ -27,6 +27,14 @@ CHART_JS = "vendor/chart.umd.min.js"
 CHART_JS_VERSION = "4.6.1"
 """The vendored Chart.js (static/vendor/README.md says where it comes from)."""
 HTML_SUFFIX = ".report.html"
+STORED_VIDEO_SRC = "video"
+"""The player's source in a page stored by the aggregator: relative to the page, so served by
+ingest at ``/v1/videos/<id>/report.html`` it is ingest's ``/v1/videos/<id>/video``."""
+
+
+def stored_page_key(video_id: str) -> str:
+    """The page's key in the report bucket, next to ``<video_id>.json``."""
+    return f"{video_id}.html"
 
 
 @functools.cache
