@@ -286,7 +286,9 @@ def test_openapi_lists_every_path(client: httpx.Client) -> None:
     assert r.status_code == 200
     doc = r.json()
     assert set(doc["paths"]) == {"/v1/videos", "/v1/videos/{video_id}",
-                                 "/v1/videos/{video_id}/report", "/healthz/live",
+                                 "/v1/videos/{video_id}/report",
+                                 "/v1/videos/{video_id}/report.html",
+                                 "/v1/videos/{video_id}/video", "/healthz/live",
                                  "/healthz/ready"}
     assert "requestBody" in doc["paths"]["/v1/videos"]["post"]
     for schema in ("SubmitResponse", "ApiError", "VideoStatus", "FinalReport"):
