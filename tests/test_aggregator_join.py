@@ -91,18 +91,35 @@ def test_summary_block_fills_what_ran_and_names_what_did_not() -> None:
     summary = report.summary
     assert summary is not None
     assert (summary.shots, summary.cuts_per_minute, summary.average_shot_s) == (4, 15.0, 3.0)
-    assert (summary.hook.cuts, summary.hook.first_cut_s) == (2, 1.0)
     assert summary.sharpness_mean == 1.0
     assert summary.tempo_bpm is None
     assert summary.unavailable["tempo_bpm"].startswith("analyzer audio_features skipped")
     assert summary.unavailable["speech_ratio"] == "needs analyzer audio_events (not enabled)"
-    assert summary.unavailable["hook.beats"].startswith("analyzer audio_features skipped")
     assert summary.unavailable["text_screen_share"] == (
         "no installed analyzer provides text_screen_share")
-    assert summary.unavailable["hook.first_face_s"] == (
-        "no installed analyzer provides first_face_s")
     assert "sharpness_mean" not in summary.unavailable
     assert [e.t for e in report.timeline if e.label == "shot start"] == [1.0, 2.5, 6.0]
+
+
+def test_report_analyzers_add_their_sections_with_the_reasons_of_what_they_lack() -> None:
+    video = MediaInfo(container="mp4", duration_s=12.0, size_bytes=10, width=360, height=640)
+    agg = Aggregator()
+    agg.handle(manifest(light_batches=1).model_copy(update={
+        "media": video, "decoded_duration_s": 12.0, "shot_starts_s": [0.0, 1.0, 2.5, 6.0]}))
+    (report,) = agg.handle(partial(0, 0.5))
+    hook, pacing = report.analyzers["hook"], report.analyzers["pacing"]
+    assert (hook.group, hook.status, pacing.group, pacing.status) == (
+        "aggregator", AnalyzerStatus.OK, "aggregator", AnalyzerStatus.OK)
+    opening = hook.model_dump(mode="json")["summary"]
+    assert (opening["cuts"], opening["first_cut_s"], opening["cuts_from"]) == (2, 1.0, "sampler")
+    assert opening["beats"] is None
+    assert opening["unavailable"]["beats"] == "analyzer audio_features skipped: no audio stream"
+    assert opening["unavailable"]["first_face_s"] == "needs analyzer faces (not installed)"
+    assert opening["unavailable"]["first_word_s"] == "needs analyzer transcript (not enabled)"
+    windows = pacing.model_dump(mode="json")["records"]
+    assert [(w["t"], w["end_t"], w["cuts"]) for w in windows] == [
+        (0.0, 5.0, 2), (5.0, 10.0, 1), (10.0, 12.0, 0)]
+    assert report.failed == []
 
 
 ACCEPTED = VideoAccepted(video_id="v1", source=REF, media=MEDIA)

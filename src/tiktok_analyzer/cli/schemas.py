@@ -37,10 +37,27 @@ def write_openapi(out: Path) -> list[Path]:
 
 def analyzer_schemas() -> dict[str, dict[str, Any]]:
     """Per discovered analyzer: what it is, what it consumes, and the schemas of its records,
-    summary and settings."""
-    from tiktok_analyzer.shared.runtime.plugins import discover
+    summary and settings (report analyzers, run by the aggregator, included)."""
+    from tiktok_analyzer.shared.runtime.plugins import discover, discover_report
 
-    return {
+    report = {
+        key: {
+            "analyzer": key,
+            "group": "aggregator",
+            "version": cls.version,
+            "description": cls.description(),
+            "enabled_by_default": True,
+            "model_entry": None,
+            "inputs": cls.describe_inputs(),
+            "requires": list(cls.requires),
+            "headline": [],
+            "records": cls.record_model.model_json_schema(mode="serialization"),
+            "summary": cls.summary_model.model_json_schema(mode="serialization"),
+            "settings": cls.config_model.model_json_schema(mode="validation"),
+        }
+        for key, cls in discover_report().items()
+    }
+    return dict(sorted(report.items())) | {
         key: {
             "analyzer": key,
             "group": str(cls.group),
@@ -51,7 +68,6 @@ def analyzer_schemas() -> dict[str, dict[str, Any]]:
             "inputs": cls.inputs.describe(),
             "requires": list(cls.requires),
             "headline": list(cls.headline),
-            "hook": list(cls.hook),
             "records": cls.record_model.model_json_schema(mode="serialization"),
             "summary": cls.summary_model.model_json_schema(mode="serialization"),
             "settings": cls.config_model.model_json_schema(mode="validation"),

@@ -1,10 +1,11 @@
 """The report's summary block: short-form headline metrics from whichever analyzers ran.
 
 The aggregator names no analyzer here. The sampler's manifest gives the shot metrics; every
-other field of ``ReportSummary`` and ``HookMetrics`` is filled by the analyzer that declares
-it (its ``headline`` / ``hook``, values from its ``report_metrics``). A metric whose analyzer
-did not run, or failed, is null, and ``unavailable`` says what it needs, so a consumer can
-tell "none" from "not measured".
+other field of ``ReportSummary`` is filled by the analyzer that declares it (its ``headline``,
+values from its ``report_metrics``). A metric whose analyzer did not run, or failed, is null,
+and ``unavailable`` says what it needs, so a consumer can tell "none" from "not measured".
+The opening seconds and the pacing are report analyzers of their own (``hook``, ``pacing``
+in ``aggregator/analyzers``), with sections like any analyzer's.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, SamplingManifest
-from tiktok_analyzer.shared.contracts.report import AnalyzerSection, HookMetrics, ReportSummary
+from tiktok_analyzer.shared.contracts.report import AnalyzerSection, ReportSummary
 from tiktok_analyzer.shared.runtime.analyzers import AnyAnalyzer
 from tiktok_analyzer.shared.runtime.plugins import provider_of
+from tiktok_analyzer.shared.runtime.upstream import why_unavailable
 
 log = logging.getLogger(__name__)
 
-HOOK_WINDOW_S = 3.0
-
 # Fields the aggregator fills itself (from the manifest), not an analyzer.
 _OWN_SUMMARY_FIELDS = frozenset({"duration_s", "shots", "cuts_per_minute", "average_shot_s",
-                                 "hook", "unavailable"})
-_OWN_HOOK_FIELDS = frozenset({"window_s", "cuts", "first_cut_s"})
+                                 "unavailable"})
 
 
 @dataclass(frozen=True)
@@ -42,11 +41,11 @@ def _why(sections: Mapping[str, AnalyzedSection], key: str | None, field: str) -
         return f"no installed analyzer provides {field}"
     held = sections.get(key)
     if held is None:
-        return f"needs analyzer {key} (not enabled)"
+        return why_unavailable(key, None)
     section = held.section
     if section.status is AnalyzerStatus.OK:
         return f"analyzer {key} ok, but its report metrics failed (see the aggregator's log)"
-    return f"analyzer {key} {section.status}" + (f": {section.reason}" if section.reason else "")
+    return why_unavailable(key, section.status, section.reason)
 
 
 def _metrics(sections: Mapping[str, AnalyzedSection]) -> dict[str, dict[str, Any]]:
@@ -57,8 +56,7 @@ def _metrics(sections: Mapping[str, AnalyzedSection]) -> dict[str, dict[str, Any
         if held.plugin is None or held.section.status is not AnalyzerStatus.OK:
             continue
         try:
-            out[key] = held.plugin.report_metrics(held.section.summary, held.section.records,
-                                                  HOOK_WINDOW_S)
+            out[key] = held.plugin.report_metrics(held.section.summary, held.section.records)
         except Exception:
             log.exception("analyzer %s: report_metrics failed", key)
     return out
@@ -69,27 +67,16 @@ def build_summary(manifest: SamplingManifest,
     unavailable: dict[str, str] = {}
     metrics = _metrics(sections)
 
-    def fill(block: str, names: list[str], prefix: str) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name in names:
-            key = provider_of(block, name)
-            if key is not None and key in metrics:
-                values[name] = metrics[key].get(f"{prefix}{name}")
-            else:
-                values[name] = None
-                unavailable[f"{prefix}{name}"] = _why(sections, key, name)
-        return values
-
-    headline = fill("headline", [f for f in ReportSummary.model_fields
-                                 if f not in _OWN_SUMMARY_FIELDS], "")
-    hook_values = fill("hook", [f for f in HookMetrics.model_fields
-                                if f not in _OWN_HOOK_FIELDS], "hook.")
-
-    cuts = [t for t in manifest.shot_starts_s if 0 < t < HOOK_WINDOW_S]
-    hook = HookMetrics(window_s=HOOK_WINDOW_S,
-                       cuts=len(cuts) if manifest.media.width else None,
-                       first_cut_s=next((t for t in manifest.shot_starts_s if t > 0), None),
-                       **hook_values)
+    headline: dict[str, Any] = {}
+    for name in ReportSummary.model_fields:
+        if name in _OWN_SUMMARY_FIELDS:
+            continue
+        key = provider_of(name)
+        if key is not None and key in metrics:
+            headline[name] = metrics[key].get(name)
+        else:
+            headline[name] = None
+            unavailable[name] = _why(sections, key, name)
 
     duration = manifest.decoded_duration_s or manifest.media.duration_s
     shots: dict[str, Any] = {}
@@ -99,5 +86,5 @@ def build_summary(manifest: SamplingManifest,
                  "cuts_per_minute": round((count - 1) / duration * 60, 2)}
     else:
         unavailable["cuts_per_minute"] = "needs a video stream"
-    return ReportSummary(duration_s=round(duration, 3) if duration else None, hook=hook,
+    return ReportSummary(duration_s=round(duration, 3) if duration else None,
                          unavailable=unavailable, **headline, **shots)

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from tiktok_analyzer.aggregator.derived import run_report_analyzers, video_facts
 from tiktok_analyzer.aggregator.headline import AnalyzedSection, build_summary
 from tiktok_analyzer.shared.contracts.events import (
     AnalyzerRun,
@@ -32,7 +33,7 @@ from tiktok_analyzer.shared.contracts.report import (
     TimelineEvent,
 )
 from tiktok_analyzer.shared.contracts.results import Record, Summary
-from tiktok_analyzer.shared.runtime.analyzers import AnyAnalyzer
+from tiktok_analyzer.shared.runtime.analyzers import AnyAnalyzer, VideoFacts
 from tiktok_analyzer.shared.runtime.plugins import discover
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,8 @@ def _records(plugin: AnyAnalyzer | None, runs: list[AnalyzerRun]) -> list[Record
     return plugin.parse_records(raw)
 
 
-def _section(key: str, group: Group, runs: list[AnalyzerRun], skip_reason: str | None
-             ) -> AnalyzedSection:
+def _section(key: str, group: Group, runs: list[AnalyzerRun], skip_reason: str | None,
+             video: VideoFacts) -> AnalyzedSection:
     plugin = report_plugin(key)
     if not runs:
         return AnalyzedSection(AnalyzerSection(
@@ -201,7 +202,7 @@ def _section(key: str, group: Group, runs: list[AnalyzerRun], skip_reason: str |
     try:
         records = _records(plugin, ok)
         if ok and plugin is not None:
-            summary = plugin.summarize(records)
+            summary = plugin.summarize_with(records, video)
     except Exception as exc:
         # Records another version of the analyzer wrote, or a summary bug: this analyzer's
         # section fails with the reason; the report and every other section go on.
@@ -218,6 +219,7 @@ def _section(key: str, group: Group, runs: list[AnalyzerRun], skip_reason: str |
 
 def build_report(manifest: SamplingManifest,
                  partials: dict[tuple[Group, int], PartialResult]) -> FinalReport:
+    video = video_facts(manifest)
     sections: dict[str, AnalyzedSection] = {}
     for group, plan in manifest.groups.items():
         runs_by_key: dict[str, list[AnalyzerRun]] = {key: [] for key in plan.analyzers}
@@ -226,13 +228,13 @@ def build_report(manifest: SamplingManifest,
                 for run in partial.runs:
                     runs_by_key.setdefault(run.analyzer, []).append(run)
         for key, runs in runs_by_key.items():
-            sections[key] = _section(key, group, runs, plan.skip_reason)
+            sections[key] = _section(key, group, runs, plan.skip_reason, video)
+    analyzers = {k: s.section for k, s in sections.items()}
+    analyzers |= run_report_analyzers(video, analyzers)
     return FinalReport(
         video_id=manifest.video_id, status=ReportStatus.COMPLETE, source=manifest.source,
-        failed=sorted(k for k, s in sections.items()
-                      if s.section.status is AnalyzerStatus.FAILED),
-        media=manifest.media, warnings=manifest.warnings,
-        analyzers={k: s.section for k, s in sections.items()},
+        failed=sorted(k for k, s in analyzers.items() if s.status is AnalyzerStatus.FAILED),
+        media=manifest.media, warnings=manifest.warnings, analyzers=analyzers,
         timeline=_timeline(manifest, sections), summary=build_summary(manifest, sections),
     )
 

@@ -36,7 +36,9 @@ class ReportStatus(StrEnum):
 
 class AnalyzerSection(Model):
     analyzer: str
-    group: Group
+    group: Group | Literal["aggregator"] = Field(
+        description="The service that ran it; `aggregator` for report analyzers, derived from "
+                    "other sections (hook, pacing)")
     version: str | None
     model_id: str | None = None
     model_revision: str | None = None
@@ -60,21 +62,6 @@ class TimelineEvent(Model):
     label: str
 
 
-class HookMetrics(Model):
-    """The opening seconds decide whether a viewer stays: what happens in them."""
-
-    window_s: float = Field(description="Length of the opening window, seconds")
-    cuts: int | None = Field(default=None, description="Shot changes inside the window")
-    first_cut_s: float | None = Field(default=None, description="Time of the first shot change")
-    beats: int | None = Field(default=None, description="Musical beats inside the window")
-    brightness: float | None = Field(default=None, description="Mean brightness 0..1")
-    colorfulness: float | None = Field(default=None, description="Mean colorfulness")
-    objects: list[str] | None = Field(default=None, description="Object classes seen")
-    first_word_s: float | None = Field(default=None, description="First spoken word")
-    first_text_s: float | None = Field(default=None, description="First on-screen text")
-    first_face_s: float | None = Field(default=None, description="First face")
-
-
 class ReportSummary(Model):
     """Short-form headline metrics, filled from whichever analyzers ran. A metric whose analyzer
     did not run (or failed) is null, and ``unavailable`` says which analyzer it needs."""
@@ -83,7 +70,6 @@ class ReportSummary(Model):
     shots: int | None = Field(default=None, description="Number of shots (sampler)")
     cuts_per_minute: float | None = Field(default=None, description="Shot changes per minute")
     average_shot_s: float | None = None
-    hook: HookMetrics
     speech_ratio: float | None = Field(default=None, description="Share of time with speech")
     text_screen_share: float | None = Field(
         default=None, description="Share of time with on-screen text")

@@ -14,9 +14,10 @@ that owns everything about it:
 * its work: ``load()`` (heavy imports and weights, never at module import) and
   ``process(batch)``, which returns time-stamped records (``t`` in seconds from the video
   start; see ``results``); derived analyzers implement ``derive(batch, upstream)`` instead;
-* its place in the report: ``summarize(records)`` (the video-level summary), ``timeline()``
-  (events on the report's timeline), and the headline and hook metrics it fills
-  (``headline``/``hook`` name the fields, ``report_metrics()`` gives their values).
+* its place in the report: ``summarize(records)`` (the video-level summary; an analyzer that
+  also needs the whole video's shots or size overrides ``summarize_with(records, video)``),
+  ``timeline()`` (events on the report's timeline), and the headline metrics it fills
+  (``headline`` names the fields, ``report_metrics()`` gives their values).
 
 The runner adds what every analyzer needs and none should write: device choice, batching, a
 timeout, error isolation. Records stay typed through the runner; ``AnalyzerOutcome.to_event``
@@ -138,6 +139,19 @@ class AudioPolicy:
 InputPolicy = FramePolicy | AudioPolicy
 
 
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the aggregator knows of the whole video (the sampler's manifest) when it summarizes:
+    what a summary needs beyond its own records, such as per-shot figures."""
+
+    duration_s: float | None = None
+    shot_starts_s: tuple[float, ...] = ()
+    """Start of every shot the sampler found, 0.0 (the first frame) included."""
+    width: int | None = None
+    """Upright display size of the source (None: no video stream)."""
+    height: int | None = None
+
+
 # --- the plugin ---------------------------------------------------------------------------------
 
 
@@ -191,8 +205,6 @@ class Analyzer(ABC, Generic[ConfigT, InputT, RecordT, SummaryT]):
     """The model-lock entry of its weights; None for a weight-free analyzer."""
     headline: ClassVar[tuple[str, ...]] = ()
     """Fields of the report's headline block (``ReportSummary``) this analyzer fills."""
-    hook: ClassVar[tuple[str, ...]] = ()
-    """Fields of the report's hook block (``HookMetrics``) this analyzer fills."""
 
     def __init__(self, config: ConfigT | None = None) -> None:
         self.config: ConfigT = (config if config is not None
@@ -243,16 +255,19 @@ class Analyzer(ABC, Generic[ConfigT, InputT, RecordT, SummaryT]):
         """The video-level summary from every record of the video, sorted by ``t``."""
         return self.summary_model()  # type: ignore[return-value]
 
+    def summarize_with(self, records: Sequence[RecordT], video: VideoFacts) -> SummaryT:
+        """The summary the aggregator puts in the report: ``summarize(records)`` unless the
+        analyzer also uses what only the aggregator knows of the whole video (its shots)."""
+        return self.summarize(records)
+
     def timeline(self, summary: SummaryT, records: Sequence[RecordT]) -> list[TimelineEvent]:
         """Events this analyzer puts on the report's timeline."""
         return []
 
-    def report_metrics(self, summary: SummaryT, records: Sequence[RecordT],
-                       hook_window_s: float) -> dict[str, Any]:
-        """Values of the declared ``headline`` fields, and of the ``hook`` fields as
-        ``hook.<field>``. The default reads each from the summary field of the same name."""
-        return ({name: getattr(summary, name) for name in self.headline}
-                | {f"hook.{name}": getattr(summary, name) for name in self.hook})
+    def report_metrics(self, summary: SummaryT, records: Sequence[RecordT]) -> dict[str, Any]:
+        """Values of the declared ``headline`` fields. The default reads each from the summary
+        field of the same name."""
+        return {name: getattr(summary, name) for name in self.headline}
 
     # --- typed views of serialised records --------------------------------------------------
 

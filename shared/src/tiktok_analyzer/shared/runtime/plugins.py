@@ -8,8 +8,12 @@ libraries are imported in ``load()``. A group whose service package is not insta
 contributes nothing.
 
 Each plugin is checked once here, so a mistake fails at start-up with its module named:
-its key is unique, its group matches its package, its declared headline and hook fields exist
-in the report and in its summary, and its model-lock entry is pinned.
+its key is unique, its group matches its package, its declared headline fields exist in the
+report, and its model-lock entry is pinned.
+
+Report analyzers (``report_analyzers``), which the aggregator runs over other analyzers'
+sections, are modules of ``tiktok_analyzer.aggregator.analyzers``, found the same way by
+``discover_report()``; their keys share one namespace with the group analyzers'.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from typing import Any
 from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.runtime.analyzers import Analyzer, AnyAnalyzer, AudioPolicy, FramePolicy
+from tiktok_analyzer.shared.runtime.report_analyzers import AnyReportAnalyzer, ReportAnalyzer
 
 AnalyzerClass = type[AnyAnalyzer]
+ReportAnalyzerClass = type[AnyReportAnalyzer]
+REPORT_PACKAGE = "tiktok_analyzer.aggregator.analyzers"
 
 
 def group_package(group: Group) -> str:
@@ -34,18 +41,28 @@ def group_package(group: Group) -> str:
 
 
 def _import_group(group: Group) -> ModuleType | None:
-    name = group_package(group)
+    return _import_package(group_package(group))
+
+
+def _import_package(name: str) -> ModuleType | None:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and name.startswith(exc.name):
-            return None  # the group's service package is not installed here
+            return None  # the service package is not installed here
         raise
 
 
-def _analyzers_in(module: ModuleType) -> list[AnalyzerClass]:
+def _plugin_modules(package: ModuleType) -> list[ModuleType]:
+    """The package's modules by name; those starting with ``_`` are helpers."""
+    return [importlib.import_module(f"{package.__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name)
+            if not info.name.startswith("_")]
+
+
+def _classes_in(module: ModuleType, base: type[Any]) -> list[Any]:
     return [obj for obj in vars(module).values()
-            if inspect.isclass(obj) and issubclass(obj, Analyzer)
+            if inspect.isclass(obj) and issubclass(obj, base)
             and obj.__module__ == module.__name__ and not inspect.isabstract(obj)]
 
 
@@ -57,11 +74,9 @@ def discover() -> dict[str, AnalyzerClass]:
         package = _import_group(group)
         if package is None:
             continue
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            if info.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for cls in _analyzers_in(module):
+        for module in _plugin_modules(package):
+            cls: AnalyzerClass
+            for cls in _classes_in(module, Analyzer):
                 check_plugin(cls, group)
                 if cls.key in found:
                     raise ConfigError(f"two analyzers claim the key {cls.key!r}: "
@@ -72,7 +87,7 @@ def discover() -> dict[str, AnalyzerClass]:
 
 def check_plugin(cls: AnalyzerClass, group: Group) -> None:
     """The declarations every plugin must get right, checked at discovery."""
-    from tiktok_analyzer.shared.contracts.report import HookMetrics, ReportSummary
+    from tiktok_analyzer.shared.contracts.report import ReportSummary
 
     where = f"analyzer {cls.__module__}.{cls.__name__}"
     for attr in ("key", "group", "inputs", "config_model", "record_model"):
@@ -84,21 +99,59 @@ def check_plugin(cls: AnalyzerClass, group: Group) -> None:
         raise ConfigError(f"{where}: an audio analyzer's inputs must be an AudioPolicy")
     if cls.group is not Group.AUDIO and not isinstance(cls.inputs, FramePolicy):
         raise ConfigError(f"{where}: a frame analyzer's inputs must be a FramePolicy")
-    kind = cls.config_model.model_fields.get("kind")
-    if kind is None or kind.default != cls.key:
-        raise ConfigError(f"{where}: its config needs kind: Literal[{cls.key!r}] = {cls.key!r}")
-    for names, model, block in ((cls.headline, ReportSummary, "headline"),
-                                (cls.hook, HookMetrics, "hook")):
-        for name in names:
-            if name not in model.model_fields:
-                raise ConfigError(f"{where} fills {block} field {name!r}, which the report's "
-                                  f"{model.__name__} does not have")
+    _check_kind(cls.config_model, cls.key, where)
+    for name in cls.headline:
+        if name not in ReportSummary.model_fields:
+            raise ConfigError(f"{where} fills headline field {name!r}, which the report's "
+                              "ReportSummary does not have")
     if cls.model_entry is not None:
         from tiktok_analyzer.shared.runtime.models import load_lock
 
         if cls.model_entry not in load_lock():
             raise ConfigError(f"{where} names model-lock entry {cls.model_entry!r}, which the "
                               "model lock does not pin")
+
+
+def _check_kind(config_model: type[Any], key: str, where: str) -> None:
+    kind = config_model.model_fields.get("kind")
+    if kind is None or kind.default != key:
+        raise ConfigError(f"{where}: its config needs kind: Literal[{key!r}] = {key!r}")
+
+
+@functools.cache
+def discover_report() -> dict[str, ReportAnalyzerClass]:
+    """Every installed report analyzer by key (run by the aggregator, in ``report_order``)."""
+    found: dict[str, ReportAnalyzerClass] = {}
+    package = _import_package(REPORT_PACKAGE)
+    if package is None:
+        return found
+    group_keys = discover()
+    for module in _plugin_modules(package):
+        cls: ReportAnalyzerClass
+        for cls in _classes_in(module, ReportAnalyzer):
+            check_report_plugin(cls)
+            if cls.key in found or cls.key in group_keys:
+                other = found.get(cls.key) or group_keys[cls.key]
+                raise ConfigError(f"two analyzers claim the key {cls.key!r}: "
+                                  f"{other.__module__} and {cls.__module__}")
+            found[cls.key] = cls
+    return found
+
+
+def check_report_plugin(cls: ReportAnalyzerClass) -> None:
+    """What every report analyzer must declare, checked at discovery."""
+    where = f"report analyzer {cls.__module__}.{cls.__name__}"
+    for attr in ("key", "config_model", "record_model", "summary_model"):
+        if not hasattr(cls, attr):
+            raise ConfigError(f"{where} does not declare {attr}")
+    _check_kind(cls.config_model, cls.key, where)
+    if cls.key in cls.requires:
+        raise ConfigError(f"{where} requires itself")
+
+
+def installed_keys() -> frozenset[str]:
+    """Every installed analyzer's key, group and report analyzers alike."""
+    return frozenset(discover()) | frozenset(discover_report())
 
 
 def in_group(group: Group) -> dict[str, AnalyzerClass]:
@@ -109,10 +162,10 @@ def enabled_by_default(group: Group) -> list[str]:
     return [key for key, cls in in_group(group).items() if cls.enabled_by_default]
 
 
-def provider_of(block: str, name: str) -> str | None:
-    """The analyzer that fills report field ``name`` of ``block`` (headline or hook)."""
+def provider_of(name: str) -> str | None:
+    """The analyzer that fills headline field ``name``."""
     for key, cls in discover().items():
-        if name in (cls.headline if block == "headline" else cls.hook):
+        if name in cls.headline:
             return key
     return None
 

@@ -169,7 +169,6 @@ class AudioFeaturesAnalyzer(Analyzer[AudioFeaturesConfig, AudioInput, AudioFeatu
     record_model = AudioFeaturesRecord
     summary_model = AudioFeaturesSummary
     headline = ("tempo_bpm", "loudness_lufs")
-    hook = ("beats",)
 
     def summarize(self, records: Sequence[AudioFeaturesRecord]) -> AudioFeaturesSummary:
         return summarize_audio_features(records)
@@ -178,12 +177,6 @@ class AudioFeaturesAnalyzer(Analyzer[AudioFeaturesConfig, AudioInput, AudioFeatu
                  ) -> list[TimelineEvent]:
         return ([TimelineEvent(t=summary.beats[0], analyzer=self.key, label="first beat")]
                 if summary.beats else [])
-
-    def report_metrics(self, summary: AudioFeaturesSummary,
-                       records: Sequence[AudioFeaturesRecord],
-                       hook_window_s: float) -> dict[str, Any]:
-        return {"tempo_bpm": summary.tempo_bpm, "loudness_lufs": summary.loudness_lufs,
-                "hook.beats": sum(1 for b in summary.beats if b < hook_window_s)}
 
     def warm_up(self) -> None:
         # librosa compiles its kernels with numba and builds its CQT filters on first use (tens

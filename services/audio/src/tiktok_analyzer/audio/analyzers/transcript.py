@@ -260,7 +260,6 @@ class TranscriptAnalyzer(Analyzer[TranscriptConfig, AudioInput, TranscriptSegmen
     summary_model = TranscriptSummary
     model_entry = "transcript"
     headline = ("transcript_text",)
-    hook = ("first_word_s",)
 
     def __init__(self, config: TranscriptConfig | None = None) -> None:
         super().__init__(config)
@@ -273,9 +272,9 @@ class TranscriptAnalyzer(Analyzer[TranscriptConfig, AudioInput, TranscriptSegmen
     def summarize(self, records: Sequence[TranscriptSegment]) -> TranscriptSummary:
         return summarize_transcript(records)
 
-    def report_metrics(self, summary: TranscriptSummary, records: Sequence[TranscriptSegment],
-                       hook_window_s: float) -> dict[str, Any]:
-        return {"transcript_text": summary.text, "hook.first_word_s": summary.first_word_s}
+    def report_metrics(self, summary: TranscriptSummary, records: Sequence[TranscriptSegment]
+                       ) -> dict[str, Any]:
+        return {"transcript_text": summary.text}
 
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)

@@ -60,7 +60,6 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
     summary_model = ObjectsSummary
     model_entry = "objects"
     headline = ("top_objects",)
-    hook = ("objects",)
     yolo: Any = None  # ultralytics.YOLO once loaded
 
     def load(self, context: LoadContext) -> None:
@@ -131,9 +130,3 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
                  ) -> list[TimelineEvent]:
         return [TimelineEvent(t=info.first_seen_s, analyzer=self.key, label=f"first {label}")
                 for label, info in summary.classes.items()]
-
-    def report_metrics(self, summary: ObjectsSummary, records: Sequence[FrameDetections],
-                       hook_window_s: float) -> dict[str, Any]:
-        return {"top_objects": summary.top_objects,
-                "hook.objects": sorted({d.label for r in records if r.t < hook_window_s
-                                        for d in r.detections})}

@@ -98,7 +98,6 @@ class ColorAnalyzer(Analyzer[ColorConfig, FramesInput, ColorRecord, ColorSummary
     record_model = ColorRecord
     summary_model = ColorSummary
     headline = ("dominant_colors",)
-    hook = ("brightness", "colorfulness")
 
     def process(self, batch: FramesInput) -> list[ColorRecord]:
         cfg = self.config
@@ -140,10 +139,7 @@ class ColorAnalyzer(Analyzer[ColorConfig, FramesInput, ColorRecord, ColorSummary
             warmth=mean_of(r.warmth for r in records),
         )
 
-    def report_metrics(self, summary: ColorSummary, records: Sequence[ColorRecord],
-                       hook_window_s: float) -> dict[str, object]:
-        opening = [r for r in records if r.t < hook_window_s]
+    def report_metrics(self, summary: ColorSummary, records: Sequence[ColorRecord]
+                       ) -> dict[str, object]:
         return {"dominant_colors": ([c.hex for c in summary.dominant_colors[:3]]
-                                    if summary.dominant_colors else None),
-                "hook.brightness": mean_of(r.brightness for r in opening),
-                "hook.colorfulness": mean_of(r.colorfulness for r in opening)}
+                                    if summary.dominant_colors else None)}
