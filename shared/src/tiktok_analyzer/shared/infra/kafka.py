@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tiktok_analyzer.shared.contracts.topics import DEADLETTER, Topic
+from tiktok_analyzer.shared.infra import cloudevents
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
@@ -81,12 +82,14 @@ def encode(event: BaseModel) -> bytes:
 
 
 async def publish(broker: KafkaBroker, event: Any, topic: Topic) -> None:
-    """Publish keyed by video ID, so every message of a video shares one partition."""
+    """Publish keyed by video ID, so every message of a video shares one partition, with the
+    CloudEvents Kafka binding's headers (``cloudevents``)."""
     await broker.publish(
         encode(event),
         topic=topic.name,
         key=event.video_id.encode(),
-        headers={"event-kind": getattr(event, "kind", type(event).__name__)},
+        headers={"event-kind": getattr(event, "kind", type(event).__name__),
+                 **cloudevents.headers_for(event, metrics.service() or "tiktok-analyzer")},
     )
 
 
