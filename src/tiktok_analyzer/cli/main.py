@@ -367,6 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_submit)
 
+    p = sub.add_parser("follow", help="tail the report topic: one line per report (video, "
+                                      "status, headline numbers, link to the HTML page)")
+    from tiktok_analyzer.cli.follow import add_arguments as follow_arguments
+    from tiktok_analyzer.cli.follow import run as follow_run
+
+    follow_arguments(p)
+    p.set_defaults(func=follow_run)
+
     p = sub.add_parser("chaos", help="run videos through Kafka while SIGKILLing every service; "
                                      "check one report per video (exit 1 otherwise)")
     p.add_argument("--videos", type=int, default=20)
