@@ -18,6 +18,7 @@ from tiktok_analyzer.shared.report_html.records import (
     pairs,
     timed,
 )
+from tiktok_analyzer.shared.report_html.timeline import why_empty
 
 Point = tuple[float, float | None]
 CHARTED = ("motion", "pacing", "audio_features", "pitch")
@@ -86,7 +87,8 @@ def motion_chart(sections: dict[str, Json]) -> Json:
     data.append(series("audio onset strength", sorted(onset), axis="y1"))
     return chart("chart-motion", "Motion and pacing", "motion / pacing", data,
                  y1_title="onset strength",
-                 note="no motion, pacing or onset data: those analyzers did not run")
+                 note="; ".join(why_empty(sections, k) for k in ("motion", "pacing",
+                                                                  "audio_features")))
 
 
 def loudness_chart(sections: dict[str, Json]) -> Json:
@@ -98,7 +100,7 @@ def loudness_chart(sections: dict[str, Json]) -> Json:
                                                                  "duration_s"), step=True),
             series("level (dBFS), per audio event", _spans_as_steps(events, "dbfs"), step=True)]
     return chart("chart-loudness", "Loudness", "dB", data,
-                 note="no loudness: audio_features did not run (or the video has no audio)")
+                 note=why_empty(sections, "audio_features"))
 
 
 def pitch_chart(sections: dict[str, Json]) -> Json:
@@ -108,7 +110,7 @@ def pitch_chart(sections: dict[str, Json]) -> Json:
         contour.append((number(record.get("end_t")) or float(record["t"]), None))  # chunk gap
     return chart("chart-pitch", "Pitch contour", "Hz",
                  [series("fundamental frequency (Hz)", sorted(contour, key=lambda p: p[0]))],
-                 note="no pitch contour: pitch did not run (or the video has no audio)")
+                 note=why_empty(sections, "pitch", "no voiced speech"))
 
 
 def cuts_window_s(duration: float) -> float:

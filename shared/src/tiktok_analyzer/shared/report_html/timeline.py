@@ -26,13 +26,15 @@ from tiktok_analyzer.shared.report_html.records import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Item:
     t: float
     end_t: float
     label: str
     tip: str
     """What hovering shows: the item's values, one per line."""
+    lane: int = 0
+    """Overlapping items of a row (two objects at once) are stacked in lanes."""
 
 
 @dataclass
@@ -44,6 +46,25 @@ class Row:
     items: list[Item] = field(default_factory=list)
     note: str | None = None
     """Why the row is empty (the analyzer was skipped or failed), when it is."""
+    lanes: int = 1
+
+
+MAX_LANES = 6
+
+
+def stack(row: Row) -> Row:
+    """Give each item the first lane where it overlaps nothing (the last lane takes the rest)."""
+    ends: list[float] = []
+    for item in sorted(row.items, key=lambda i: (i.t, i.end_t)):
+        lane = next((n for n, end in enumerate(ends) if item.t >= end - 1e-9), None)
+        if lane is None:
+            if len(ends) < MAX_LANES:
+                ends.append(item.end_t)
+            lane = len(ends) - 1
+        ends[lane] = max(ends[lane], item.end_t)
+        item.lane = lane
+    row.lanes = max(1, len(ends))
+    return row
 
 
 def _tip(head: str, t: float, end_t: float | None, record: Json | None = None) -> str:
@@ -250,15 +271,17 @@ def rows(sections: dict[str, Json], timeline: Sequence[Json], starts: Sequence[f
     ]
     for row in built:
         if not row.items:
-            row.note = _why_empty(sections, row.source)
+            row.note = why_empty(sections, row.source)
     built.append(events_row(timeline))
     for key, section in sorted(sections.items()):
         if key not in SPECIFIC and timed(section.get("records", [])):
             built.append(generic_row(key, section, duration))
-    return built
+    return [stack(row) for row in built]
 
 
-def _why_empty(sections: dict[str, Json], source: str) -> str:
+def why_empty(sections: dict[str, Json], source: str, none: str = "none") -> str:
+    """Why ``source`` gave nothing to show: not in the report, skipped or failed (with the
+    reason), or it ran and found ``none``."""
     if source == "sampler":
         return "no video frames"
     section = sections.get(source)
@@ -267,5 +290,5 @@ def _why_empty(sections: dict[str, Json], source: str) -> str:
     status = section.get("status")
     if status != "ok":
         return f"{source} {status}: {brief(str(section.get('reason') or 'no reason given'))}"
-    return f"{source} found none"
+    return f"{source} found {none}"
 
