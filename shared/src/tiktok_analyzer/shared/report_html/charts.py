@@ -54,8 +54,11 @@ def _section_records(sections: dict[str, Json], key: str) -> list[Json]:
 
 
 def _field_series(records: Sequence[Json], prefix: str = "", axis: str = "y") -> list[Json]:
-    return [series(f"{prefix}{name}", [(float(r["t"]), number(r.get(name))) for r in records],
-                   axis=axis)
+    """One series per numeric field; records that are spans hold their value over the span."""
+    spans = sum(number(r.get("end_t")) is not None for r in records) * 2 > len(records)
+    return [series(f"{prefix}{name}", _spans_as_steps(records, name) if spans else
+                   [(float(r["t"]), number(r.get(name))) for r in records], axis=axis,
+                   step=spans)
             for name in numeric_fields(records)]
 
 
