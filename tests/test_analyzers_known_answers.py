@@ -9,7 +9,7 @@ from plugin_helpers import summarize
 
 from tiktok_analyzer.gpu_light.analyzers.color import ColorAnalyzer
 from tiktok_analyzer.gpu_light.analyzers.quality import QualityAnalyzer
-from tiktok_analyzer.shared.runtime.analyzers import DecodedFrame, FramesInput
+from tiktok_analyzer.shared.runtime.analyzers import DecodedFrame, FramesInput, VideoFacts
 
 
 def frames(*images: np.ndarray) -> FramesInput:
@@ -53,3 +53,20 @@ def test_quality_sharpness_and_noise_rise_with_detail() -> None:
     flat_rec, noisy_rec = QualityAnalyzer().process(frames(flat, noisy))
     assert flat_rec.sharpness == 0.0 and flat_rec.noise == 0.0
     assert noisy_rec.sharpness > 100 and noisy_rec.noise > 5
+
+
+def test_color_summary_per_shot() -> None:
+    red = np.full((64, 36, 3), (220, 30, 30), dtype=np.uint8)
+    blue = np.full((64, 36, 3), (30, 40, 210), dtype=np.uint8)
+    analyzer = ColorAnalyzer()
+    records = analyzer.process(frames(red, red, red, blue, blue))  # t = 0, 0.5, ... 2.0
+    summary = analyzer.summarize_with(records, VideoFacts(2.5, (0.0, 1.5), 36, 64))
+    first, second = summary.shots
+    assert (first.start_s, first.end_s, first.frames) == (0.0, 1.5, 3)
+    assert (second.start_s, second.end_s, second.frames) == (1.5, 2.5, 2)
+    assert first.dominant_colors[0].rgb == (220, 30, 30)
+    assert second.dominant_colors[0].rgb == (30, 40, 210)
+    assert first.warmth is not None and second.warmth is not None
+    assert first.warmth > 0 > second.warmth
+    assert summary.dominant_colors[0].share == pytest.approx(0.6)  # the whole video's
+    assert analyzer.summarize(records).shots == []  # shots unknown without the video's facts

@@ -1,4 +1,5 @@
-"""``color``: dominant palette, brightness, saturation, colourfulness and warmth per frame."""
+"""``color``: dominant palette, brightness, saturation, colourfulness and warmth per frame, per
+shot and per video."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tiktok_analyzer.gpu_light.analyzers._per_shot import ShotSpan, by_shot
 from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.contracts.results import StrictRecord, StrictSummary, mean_of
 from tiktok_analyzer.shared.runtime.analyzers import (
@@ -16,6 +18,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     AnalyzerConfig,
     FramePolicy,
     FramesInput,
+    VideoFacts,
 )
 
 
@@ -63,12 +66,22 @@ class DominantColor(BaseModel):
     share: float
 
 
+class ColorShot(ShotSpan):
+    dominant_colors: list[DominantColor] = Field(default_factory=list, description="Top three")
+    brightness: float | None = None
+    saturation: float | None = None
+    colorfulness: float | None = None
+    warmth: float | None = None
+
+
 class ColorSummary(StrictSummary):
     dominant_colors: list[DominantColor] = Field(default_factory=list)
     brightness: float | None = None
     saturation: float | None = None
     colorfulness: float | None = None
     warmth: float | None = None
+    shots: list[ColorShot] = Field(
+        default_factory=list, description="Per shot (the sampler's); empty when unknown")
 
 
 def palette(rgb: np.ndarray, levels: int, size: int) -> list[Swatch]:
@@ -86,6 +99,31 @@ def palette(rgb: np.ndarray, levels: int, size: int) -> list[Swatch]:
             hex="#{:02x}{:02x}{:02x}".format(*mean),
             share=round(float(counts[b] / len(pixels)), 4)))
     return swatches
+
+
+def dominant_colors(records: Sequence[ColorRecord], count: int) -> list[DominantColor]:
+    """The frames' palettes merged: swatches of one quantisation bin are added up, their
+    colours averaged by share."""
+    weight: dict[int, float] = defaultdict(float)
+    rgb_sum: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(3))
+    for r in records:
+        for swatch in r.palette:
+            weight[swatch.bin] += swatch.share
+            rgb_sum[swatch.bin] += np.asarray(swatch.rgb, dtype=float) * swatch.share
+    total = sum(weight.values()) or 1.0
+    dominant = []
+    for b, w in sorted(weight.items(), key=lambda bw: -bw[1])[:count]:
+        r, g, bl = (round(c) for c in rgb_sum[b] / w)
+        dominant.append(DominantColor(hex=f"#{r:02x}{g:02x}{bl:02x}", rgb=(r, g, bl),
+                                      share=round(w / total, 4)))
+    return dominant
+
+
+def _means(records: Sequence[ColorRecord]) -> dict[str, float | None]:
+    return {"brightness": mean_of(r.brightness for r in records),
+            "saturation": mean_of(r.saturation for r in records),
+            "colorfulness": mean_of(r.colorfulness for r in records),
+            "warmth": mean_of(r.warmth for r in records)}
 
 
 class ColorAnalyzer(Analyzer[ColorConfig, FramesInput, ColorRecord, ColorSummary]):
@@ -118,26 +156,15 @@ class ColorAnalyzer(Analyzer[ColorConfig, FramesInput, ColorRecord, ColorSummary
         return records
 
     def summarize(self, records: Sequence[ColorRecord]) -> ColorSummary:
-        # Swatches of one quantisation bin are merged, their colours averaged by share.
-        weight: dict[int, float] = defaultdict(float)
-        rgb_sum: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(3))
-        for r in records:
-            for swatch in r.palette:
-                weight[swatch.bin] += swatch.share
-                rgb_sum[swatch.bin] += np.asarray(swatch.rgb, dtype=float) * swatch.share
-        total = sum(weight.values()) or 1.0
-        dominant = []
-        for b, w in sorted(weight.items(), key=lambda bw: -bw[1])[:5]:
-            r, g, bl = (round(c) for c in rgb_sum[b] / w)
-            dominant.append(DominantColor(hex=f"#{r:02x}{g:02x}{bl:02x}", rgb=(r, g, bl),
-                                          share=round(w / total, 4)))
-        return ColorSummary(
-            dominant_colors=dominant,
-            brightness=mean_of(r.brightness for r in records),
-            saturation=mean_of(r.saturation for r in records),
-            colorfulness=mean_of(r.colorfulness for r in records),
-            warmth=mean_of(r.warmth for r in records),
-        )
+        return self.summarize_with(records, VideoFacts())
+
+    def summarize_with(self, records: Sequence[ColorRecord], video: VideoFacts
+                       ) -> ColorSummary:
+        shots = [ColorShot(start_s=start, end_s=end, frames=len(part),
+                           dominant_colors=dominant_colors(part, 3), **_means(part))
+                 for start, end, part in by_shot(records, video)]
+        return ColorSummary(dominant_colors=dominant_colors(records, 5), shots=shots,
+                            **_means(records))
 
     def report_metrics(self, summary: ColorSummary, records: Sequence[ColorRecord]
                        ) -> dict[str, object]:
