@@ -84,13 +84,6 @@ def brief(reason: str, limit: int = 90) -> str:
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
-def span_of(record: Mapping[str, Any]) -> tuple[float, float | None] | None:
-    t = number(record.get("t"))
-    if t is None:
-        return None
-    return t, number(record.get("end_t"))
-
-
 def timed(items: Iterable[Any]) -> list[Json]:
     """The items that are objects with a numeric ``t``, sorted by it."""
     found = [i for i in items if isinstance(i, dict) and number(i.get("t")) is not None]
