@@ -22,6 +22,7 @@ from tiktok_analyzer.shared.report_html.records import Json, media_of, number
 SHOT_START_LABEL = "shot start"
 SAMPLER = "sampler"
 DEFAULT_MAX_SIDE = 360
+READ_TIMEOUT_S = 30.0
 
 
 class KeyframeError(Exception):
@@ -70,7 +71,8 @@ def extract_keyframes(video: str | Path, doc: Json,
     pixel_aspect = media.pixel_aspect if media else 1.0
     frames: list[Keyframe] = []
     try:
-        with av.open(str(video), metadata_errors="ignore") as container:
+        # A time limit per open and per read: a stalled URL must not hold the caller forever.
+        with av.open(str(video), metadata_errors="ignore", timeout=READ_TIMEOUT_S) as container:
             if not container.streams.video:
                 raise KeyframeError(f"no keyframes: {name} has no video stream")
             stream = container.streams.video[0]
