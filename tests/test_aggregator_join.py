@@ -36,8 +36,9 @@ def manifest(light_batches: int = 2) -> SamplingManifest:
 def partial(batch: int, t: float) -> PartialResult:
     record = {"t": t, "width": 360, "height": 640, "sharpness": 1.0, "noise": 0.0,
               "contrast": 0.1, "clipped_dark": 0.0, "clipped_bright": 0.0,
-              "black_bars": {"top": 0, "bottom": 0, "left": 0, "right": 0}}
-    run = AnalyzerRun(analyzer="quality", version="1", status=AnalyzerStatus.OK, elapsed_s=0.5,
+              "black_bars": {"top": 0, "bottom": 0, "left": 0, "right": 0},
+              "blockiness": 1.0, "effective_resolution": 360, "combing": 0.0, "letterbox": None}
+    run = AnalyzerRun(analyzer="quality", version="2", status=AnalyzerStatus.OK, elapsed_s=0.5,
                       records=[record])
     return PartialResult(video_id="v1", group=Group.GPU_LIGHT, batch_index=batch, runs=[run])
 

@@ -247,3 +247,17 @@ def test_letterboxing_in_the_summary_and_the_summary_per_shot() -> None:
     only_boxed = analyzer.summarize(records[:4])
     assert only_boxed.letterbox is not None and only_boxed.letterbox.fill == "blurred"
     assert only_boxed.shots == []  # no shots known without the video's facts
+
+
+def test_a_version_1_record_still_summarizes() -> None:
+    """During a rolling upgrade a video can mix records of both versions."""
+    old = {"t": 0.0, "width": 270, "height": 480, "sharpness": 5.0, "noise": 1.0,
+           "contrast": 0.2, "clipped_dark": 0.0, "clipped_bright": 0.0,
+           "black_bars": {"top": 0, "bottom": 0, "left": 0, "right": 0}}
+    analyzer = QualityAnalyzer()
+    new = [r.model_copy(update={"t": 1.0}) for r in analyzer.process(
+        frames([jpeg(texture(480, 270), 85)]))]
+    records = [*analyzer.parse_records([old]), *new]
+    summary = analyzer.summarize(records)
+    assert summary.blocky_share == 0.0 and summary.interlaced_share == 0.0  # of the v2 frame
+    assert summary.sharpness_mean is not None

@@ -119,12 +119,15 @@ class QualityRecord(StrictRecord):
     clipped_dark: float = Field(description="Share of crushed pixels")
     clipped_bright: float = Field(description="Share of blown pixels")
     black_bars: BlackBars
-    blockiness: float = Field(
+    # The fields below came with version 2; null in a version 1 record (a rolling upgrade).
+    blockiness: float | None = Field(
+        default=None,
         description="Luma steps across an 8x8 grid over steps between its lines (1: none)")
     effective_resolution: int | None = Field(
         default=None, description="Short side in pixels the frame's detail needs (its own "
                                   "short side when sharp); null for a flat frame")
-    combing: float = Field(description="Share of pixels showing interlace combing")
+    combing: float | None = Field(
+        default=None, description="Share of pixels showing interlace combing")
     letterbox: Letterbox | None = Field(
         default=None, description="A landscape picture between bars, if any")
 
@@ -262,12 +265,14 @@ class QualityAnalyzer(Analyzer[QualityConfig, FramesInput, QualityRecord, Qualit
             blockiness_mean=(None if "blockiness_mean" in unavailable
                              else mean_of((r.blockiness for r in records), 3)),
             blocky_share=(None if "blocky_share" in unavailable
-                          else _share([r.blockiness >= cfg.blocky_level for r in records])),
+                          else _share([r.blockiness >= cfg.blocky_level for r in records
+                                       if r.blockiness is not None])),
             effective_resolution=effective,
             frame_short_side=frame_short,
             upscaled=upscaled,
             interlaced_share=(None if "interlaced_share" in unavailable
-                              else _share([r.combing >= cfg.combed_level for r in records])),
+                              else _share([r.combing >= cfg.combed_level for r in records
+                                           if r.combing is not None])),
             letterboxed_share=_share([r.letterbox is not None for r in records]),
             letterbox=_typical(letterboxed) if 2 * len(letterboxed) > len(records) else None,
             shots=[_shot(start, end, part) for start, end, part in by_shot(records, video)],
