@@ -120,13 +120,18 @@ def synthesized_input(cls: AnalyzerClass) -> AnalyzerInput:
         t = np.arange(2 * rate) / rate
         y = 0.2 * np.sin(2 * np.pi * 220 * t) + 0.5 * ((t % 0.5) < 0.01)
         return AudioInput("plugin-test", 0, 0.0, rate, y.astype(np.float32))
+    from tiktok_analyzer.frame_sampler.signals import signals_of_pictures
+
     rng = np.random.default_rng(7)
     frames = []
     for i in range(4):
         image = np.full((96, 64, 3), (30 + 40 * i, 90, 160), dtype=np.uint8)
         image[20:60, 10:40] = rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)
         frames.append(DecodedFrame(i * 15, i * 0.5, image))
-    return FramesInput("plugin-test", 0, frames)
+    # For analyzers that read every frame's signals: the sampler's, were these every frame.
+    signals = signals_of_pictures(range(len(frames)), [f.t for f in frames],
+                                  [f.rgb for f in frames], end_t=2.0)
+    return FramesInput("plugin-test", 0, frames, signals)
 
 
 @pytest.fixture(scope="module")

@@ -182,21 +182,30 @@ def test_motion_inside_a_shot_is_not_a_cut(tmp_path: Path, store: LocalBlobStore
     assert [f.reason for f in sampled.frames(Group.GPU_HEAVY)] == ["shot_start", "interval"]
 
 
-def test_shot_starts_can_be_switched_off(tmp_path: Path, store: LocalBlobStore) -> None:
+def test_shot_start_frames_can_be_switched_off(tmp_path: Path, store: LocalBlobStore) -> None:
     clip = write_clip(tmp_path / "cuts.mp4", duration_s=4.0,
                       scenes=[(0.0, RED), (1.5, BLUE), (2.5, GREEN)])
     sampled = Sampled(clip, store, heavy_shot_starts=False, heavy_interval_s=3.0)
-    assert sampled.manifest.shot_starts_s == []
+    # The shots are still found (the report's shot figures need them); no heavy frame for them.
+    assert sampled.manifest.shot_starts_s == pytest.approx([0.0, 1.5, 2.5], abs=1.01 / FPS)
     assert [(f.t, f.reason) for f in sampled.frames(Group.GPU_HEAVY)] == [
         (0.0, "interval"), (3.0, "interval")]
 
 
-def test_min_shot_length_merges_quick_cuts(tmp_path: Path, store: LocalBlobStore) -> None:
-    # A one-frame flash and a cut 0.3 s later: with a 1 s minimum, only the flash counts.
+def test_a_flash_is_no_cut_and_min_shot_length_merges_quick_cuts(
+        tmp_path: Path, store: LocalBlobStore) -> None:
+    # A one-frame flash, then a cut 0.3 s later: the flash is not a shot change.
     scenes = [(0.0, RED), (2.0, GREY), (2.0 + 1 / FPS, RED), (2.3, BLUE)]
     clip = write_clip(tmp_path / "flash.mp4", duration_s=4.0, scenes=scenes)
-    sampled = Sampled(clip, store, shot_min_len_s=1.0)
-    assert sampled.manifest.shot_starts_s == pytest.approx([0.0, 2.0], abs=1.01 / FPS)
+    sampled = Sampled(clip, store)
+    assert sampled.manifest.shot_starts_s == pytest.approx([0.0, 2.3], abs=1.01 / FPS)
+    # Two real cuts 0.3 s apart: both by default, the first alone with a 1 s minimum.
+    scenes = [(0.0, RED), (2.0, GREEN), (2.3, BLUE)]
+    clip = write_clip(tmp_path / "quick.mp4", duration_s=4.0, scenes=scenes)
+    assert Sampled(clip, store).manifest.shot_starts_s == pytest.approx(
+        [0.0, 2.0, 2.3], abs=1.01 / FPS)
+    assert Sampled(clip, store, shot_min_len_s=1.0).manifest.shot_starts_s == pytest.approx(
+        [0.0, 2.0], abs=1.01 / FPS)
 
 
 # --- geometry -----------------------------------------------------------------------------------

@@ -77,7 +77,9 @@ class SamplingSettings(_Base):
                     "consecutive frames, luma plus half the chroma, 0-255 scale) that starts a "
                     "new shot")
     shot_min_len_s: float = Field(
-        default=1.0, ge=0, description="A cut closer than this to the last shot start is ignored")
+        default=0.2, ge=0,
+        description="A hard cut closer than this to the last one is ignored (flashes and fast "
+                    "motion are told apart from cuts without it)")
     decoder_threads: int = Field(
         default=0, ge=0,
         description="Video decoder threads; 0 lets FFmpeg choose (CPU cores + 1)")

@@ -15,6 +15,10 @@ The sampling policy (``SamplingSettings``):
   ``shot_start``. The first frame is a shot start.
 * Every frame is upright with square pixels (``geometry.py``), its longer side at most the
   group's ``*_max_side``, as JPEG.
+* Every decoded frame is measured (``measure.py``): the shot detector (``shots.py``) decides on
+  it a few frames later, and then it is picked; when a gpu_light analyzer asks for signals
+  (``FramePolicy(signals=True)``), its luma thumbnail rides, with the settled shots, on the
+  next gpu_light batch (``signals.py``).
 * audio: mono 16-bit PCM at ``audio_sample_rate`` in chunks of ``audio_chunk_s`` that overlap by
   ``audio_overlap_s`` (``chunks.py`` has the stitching rule).
 
@@ -33,16 +37,19 @@ from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 
 from tiktok_analyzer.frame_sampler.chunks import AudioChunker
 from tiktok_analyzer.frame_sampler.geometry import Geometry, Scaler, encode_jpeg, fit_within
-from tiktok_analyzer.frame_sampler.shots import ShotDetector
+from tiktok_analyzer.frame_sampler.measure import LumaThumbnailer, cut_grid
+from tiktok_analyzer.frame_sampler.shots import Decided, ShotTracker
+from tiktok_analyzer.frame_sampler.signals import SignalSpans
 from tiktok_analyzer.shared.contracts.events import (
     AudioChunk,
     FrameBatch,
+    FrameSignals,
     Group,
     GroupPlan,
     SampledFrame,
@@ -107,6 +114,7 @@ class _FrameGroup:
     grids: list[_Grid]
     max_side: int
     batch_size: int
+    signals: bool = False  # one of its analyzers wants the signals of every frame
     pending: list[_Picked] = field(default_factory=list)
     emitted: int = 0
 
@@ -122,9 +130,31 @@ def _frame_group(group: Group, pipeline: PipelineSettings, default_every_s: floa
                  default_side: int, batch_size: int) -> _FrameGroup:
     policies = frame_policies(pipeline.for_group(group), pipeline.settings_for_group(group))
     grids = [_Grid(key, policy.every_s or default_every_s, policy.shot_starts)
-             for key, policy in policies.items()]
-    side = max((p.max_side or default_side for p in policies.values()), default=default_side)
-    return _FrameGroup(group, grids, side, batch_size)
+             for key, policy in policies.items() if policy.frames]
+    side = max((p.max_side or default_side for p in policies.values() if p.frames),
+               default=default_side)
+    # Only gpu_light's batches carry signals (their consumers are there).
+    signals = group is Group.GPU_LIGHT and any(p.signals for p in policies.values())
+    return _FrameGroup(group, grids, side, batch_size, signals)
+
+
+class _Undecided(NamedTuple):
+    """A decoded frame waiting for the shot detector's decision."""
+
+    frame: Any
+    geometry: Geometry
+    number: int
+    t: float
+    thumb: np.ndarray | None
+
+
+class _Sealed(NamedTuple):
+    """A full batch waiting for its JPEGs."""
+
+    group: _FrameGroup
+    batch_index: int
+    items: list[_Picked]
+    signals: FrameSignals | None
 
 
 class _Renderer:
@@ -177,11 +207,18 @@ class _Sampler:
         self.frame_groups = [self.heavy, self.light]
         self.renderer = _Renderer(settings.jpeg_quality)
         # Full batches waiting for their JPEGs, in the order they filled up.
-        self.sealed: deque[tuple[_FrameGroup, int, list[_Picked]]] = deque()
-        self.shots = (ShotDetector(settings.shot_threshold, settings.shot_min_len_s)
-                      if settings.heavy_shot_starts else None)
+        self.sealed: deque[_Sealed] = deque()
+        self.shots = ShotTracker(settings.shot_threshold, settings.shot_min_len_s)
+        # Frames waiting for their shot-start decision (a few frames of look-ahead).
+        self.undecided: deque[_Undecided] = deque()
+        self.end_t: float | None = None
+        self.spans = SignalSpans(packer) if self.light.signals else None
+        # Without frame analyzers, gpu_light batches are cut by time: as long as a full batch.
+        self.span_s = max(1.0, float(int(settings.light_batch / settings.light_fps)))
+        self.next_span_s = self.span_s
         self.geometry: Geometry | None = None
         self._geometry_key: tuple[Any, ...] = ()
+        self.thumbnailer: LumaThumbnailer | None = None
         self.rate = settings.audio_sample_rate
         self.audio = AudioChunker(round(settings.audio_chunk_s * self.rate),
                                   round(settings.audio_overlap_s * self.rate))
@@ -195,36 +232,60 @@ class _Sampler:
         key = (frame.width, frame.height, frame.rotation)
         if self.geometry is None or key != self._geometry_key:
             self.geometry, self._geometry_key = Geometry.of(frame, stream), key
+            if self.spans is not None:
+                self.thumbnailer = LumaThumbnailer(self.geometry)
         return self.geometry
 
     def on_video_frame(self, frame: Any, stream: Any, number: int, t: float
                        ) -> Iterator[FrameBatch]:
-        """``frame``: an av.VideoFrame, ``number``-th in decode order, at ``t`` seconds."""
-        shot_start = self.shots.update(frame, t) if self.shots is not None else False
+        """``frame``: an av.VideoFrame, ``number``-th in decode order, at ``t`` seconds. It is
+        measured now and picked once the shot detector has decided whether it starts a shot
+        (``shots.LOOKAHEAD`` frames later)."""
+        geometry = self._geometry_for(frame, stream)
+        thumb = self.thumbnailer(frame) if self.thumbnailer is not None else None
+        self.undecided.append(_Undecided(frame, geometry, number, t, thumb))
+        for decided in self.shots.push(number, t, cut_grid(frame)):
+            self._on_decided(decided)
+        yield from self._ready_batches(block=False)
+
+    def _on_decided(self, decided: Decided) -> None:
+        """Pick the frame for the groups that want it, now that its shot start is known."""
+        frame, geometry, number, t, thumb = self.undecided.popleft()
+        assert number == decided.index, "decisions come in order, one a frame"
+        if self.spans is not None and thumb is not None:
+            self.spans.add(number, t, thumb, decided.cut)
+        shot_start = decided.shot_start and self.settings.heavy_shot_starts
         picked: list[tuple[_FrameGroup, tuple[str, ...], Reason]] = []
         for fg in self.frame_groups:
             keys, reason = fg.pick(t, shot_start)  # always advances every grid
             if keys:
                 picked.append((fg, keys, reason))
         if picked:
-            geometry = self._geometry_for(frame, stream)
             job = self.renderer.submit(frame, geometry, [fg.max_side for fg, _, _ in picked])
             for fg, keys, reason in picked:
                 fg.pending.append(_Picked(number, round(t, 4), geometry.target_size(fg.max_side),
                                           reason, keys, job))
                 if len(fg.pending) >= fg.batch_size:
-                    self._seal(fg)
-        yield from self._ready_batches(block=False)
+                    self._seal(fg, t)
+        if self.light.signals and not self.light.grids and t >= self.next_span_s:
+            self._seal(self.light, t)
+            self.next_span_s = (int(t // self.span_s) + 1) * self.span_s
 
-    def _seal(self, fg: _FrameGroup) -> None:
-        self.sealed.append((fg, fg.emitted, fg.pending))
+    def _seal(self, fg: _FrameGroup, t: float | None) -> None:
+        """Close ``fg``'s open batch at frame time ``t`` (None: the video's end)."""
+        signals = None
+        if fg.signals and self.spans is not None:
+            self.spans.add_shots(self.shots.take_shots())
+            signals = self.spans.take(self._payload_key(fg.group, fg.emitted, 999), t,
+                                      end_t=self.end_t)
+        self.sealed.append(_Sealed(fg, fg.emitted, fg.pending, signals))
         fg.pending = []
         fg.emitted += 1
 
     def _ready_batches(self, block: bool) -> Iterator[FrameBatch]:
         """Every sealed batch whose JPEGs are done (all of them if ``block``), in order."""
         while self.sealed:
-            fg, batch_index, items = self.sealed[0]
+            fg, batch_index, items, signals = self.sealed[0]
             if not block and not all(item.jpegs.done() for item in items):
                 return
             self.sealed.popleft()
@@ -238,7 +299,7 @@ class _Sampler:
                 for i, item in enumerate(items)
             ]
             yield FrameBatch(video_id=self.accepted.video_id, group=fg.group,
-                             batch_index=batch_index, frames=frames)
+                             batch_index=batch_index, frames=frames, signals=signals)
 
     def on_audio(self, samples: np.ndarray) -> Iterator[AudioChunk]:
         for start, lead, window in self.audio.push(samples):
@@ -259,10 +320,17 @@ class _Sampler:
         self.audio_batches += 1
         return chunk
 
-    def finish(self) -> Iterator[FrameBatch | AudioChunk]:
+    def finish(self, end_t: float) -> Iterator[FrameBatch | AudioChunk]:
+        """``end_t``: where the video ends (its last frame's end), seconds."""
+        self.end_t = end_t
+        for decided in self.shots.finish(end_t):
+            self._on_decided(decided)
+        if self.spans is not None:
+            self.spans.add_shots(self.shots.take_shots())
         for fg in self.frame_groups:
-            if fg.pending:
-                self._seal(fg)
+            # gpu_light's last batch carries the rest of the signals and every shot left.
+            if fg.pending or (fg.signals and self.spans is not None and self.spans.pending):
+                self._seal(fg, None)
         yield from self._ready_batches(block=True)
         for start, lead, window in self.audio.finish():
             yield self._audio_chunk(start, lead, window)
@@ -506,7 +574,7 @@ def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
                     yield from sampler.on_audio(samples)
             warnings = [*accepted.warnings,
                         *_truncation_warnings(container, video, audio, log, 1 / fps)]
-        yield from sampler.finish()
+        yield from sampler.finish(max(0.0, (log.video_end or start) - start))
     finally:
         sampler.renderer.close()
 
@@ -528,7 +596,7 @@ def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
             Group.AUDIO: plan(Group.AUDIO, sampler.audio_batches, audio, "no audio stream"),
         },
         decode_s=round(time.perf_counter() - started, 3),
-        shot_starts_s=list(sampler.shots.starts) if sampler.shots else [],
+        shot_starts_s=list(sampler.shots.starts),
         display_width=display[0], display_height=display[1],
         rotation_deg=geometry.rotation_cw if geometry else 0,
         decoded_duration_s=round(max(ends), 4) if ends else None,

@@ -185,6 +185,60 @@ class SampledFrame(Model):
                     "analyzer sees only its own frames (empty: every analyzer of the group)")
 
 
+class TimeSpan(Model):
+    t: float = Field(description="Start, seconds from the start of the video")
+    end_t: float = Field(description="End, seconds from the start of the video")
+
+
+class DetectedShot(Model):
+    """One shot as the sampler's shot detector found it (``frame_sampler/shots.py``): the
+    frames ``[start_index, end_index)`` in presentation order."""
+
+    start_index: int
+    end_index: int = Field(description="One past its last frame")
+    t: float = Field(description="Time of its first frame, seconds")
+    end_t: float = Field(
+        description="Where it ends: the next shot's first frame, or the end of the video")
+    opening: Literal["start", "cut", "dissolve", "fade"] = Field(
+        description="How it begins: the video's first frame, a hard cut, a dissolve from the "
+                    "previous shot, or a fade through black (the previous shot fades out, this "
+                    "one fades in)")
+    transition: TimeSpan = Field(
+        description="The opening transition, from its first to its last frame (a cut: the "
+                    "cut frame)")
+    fade_in: TimeSpan | None = Field(
+        default=None, description="It opens with a fade from black over this span")
+    fade_out: TimeSpan | None = Field(
+        default=None, description="It closes with a fade to black over this span")
+
+
+class FrameSignals(Model):
+    """The sampler's small measurements of every decoded frame since the previous gpu_light
+    batch, for analyzers that need every frame rather than the sampled ones (shots, motion,
+    camera motion; ``docs/frame_sampler.md``). Spans follow one another without gap or
+    overlap and, but for the video's last, end on a whole second."""
+
+    start_index: int = Field(description="Index of the first frame covered")
+    times: list[float] = Field(description="Presentation time of each covered frame, seconds")
+    end_t: float = Field(
+        description="Where the span ends: the next frame's time, or the end of the video")
+    cuts: list[int] = Field(
+        default_factory=list, description="Covered frames that start a shot with a hard cut")
+    thumb_width: int
+    thumb_height: int
+    lead_in: int = Field(
+        default=0, ge=0,
+        description="Thumbnails of the frames just before the span, first in `thumbs`, so that "
+                    "motion is measured across the span's start")
+    thumbs: Blob = Field(
+        description="Upright luma thumbnails with square pixels, uint8, lead_in + len(times) of "
+                    "thumb_height x thumb_width, row-major")
+    shots: list[DetectedShot] = Field(
+        default_factory=list,
+        description="Shots whose end was settled since the previous span (in the video's last "
+                    "span, all the rest)")
+
+
 class FrameBatch(Model):
     schema_version: Literal[1] = 1
     kind: Literal["frames.batch"] = "frames.batch"
@@ -192,6 +246,10 @@ class FrameBatch(Model):
     group: Group
     batch_index: int
     frames: list[SampledFrame]
+    signals: FrameSignals | None = Field(
+        default=None,
+        description="gpu_light only, when one of its analyzers asks for them: measurements of "
+                    "every decoded frame since the previous batch")
 
 
 class AudioChunk(Model):

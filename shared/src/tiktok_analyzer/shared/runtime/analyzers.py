@@ -41,7 +41,12 @@ import numpy as np
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tiktok_analyzer.shared.contracts.events import AnalyzerRun, AnalyzerStatus, Group
+from tiktok_analyzer.shared.contracts.events import (
+    AnalyzerRun,
+    AnalyzerStatus,
+    DetectedShot,
+    Group,
+)
 from tiktok_analyzer.shared.contracts.results import Record, Summary
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
 from tiktok_analyzer.shared.runtime.models import enforce_offline, resolve_device
@@ -67,15 +72,40 @@ class DecodedFrame:
 
 
 @dataclass(frozen=True)
+class DecodedSignals:
+    """The sampler's measurements of every decoded frame of a span (the wire form is
+    ``FrameSignals``), for analyzers whose policy asks for them (``FramePolicy(signals=True)``):
+    what needs every frame rather than the sampled ones, such as cuts, motion and camera
+    motion. Frame ``start_index + i`` is shown at ``times[i]`` and its thumbnail is
+    ``thumbs[lead_in + i]``; the ``lead_in`` thumbnails before it belong to the frames just
+    before the span."""
+
+    start_index: int
+    times: np.ndarray  # (n,) seconds
+    end_t: float
+    cuts: frozenset[int]
+    """Frames (indices) that start a shot with a hard cut."""
+    thumbs: np.ndarray  # (lead_in + n, height, width) uint8: upright luma, square pixels
+    lead_in: int = 0
+    shots: Sequence[DetectedShot] = ()
+    """Shots whose end was settled since the previous span."""
+
+
+@dataclass(frozen=True)
 class FramesInput:
     video_id: str
     batch_index: int
     frames: Sequence[DecodedFrame]
+    signals: DecodedSignals | None = None
 
-    def for_analyzer(self, key: str) -> FramesInput:
-        """Only the frames sampled for ``key`` (its frame policy)."""
+    def for_analyzer(self, key: str, signals: bool = False) -> FramesInput:
+        """Only the frames sampled for ``key`` (its frame policy), and the signals if it
+        asks for them."""
         mine = [f for f in self.frames if not f.analyzers or key in f.analyzers]
-        return self if len(mine) == len(self.frames) else replace(self, frames=mine)
+        kept = self.signals if signals else None
+        if len(mine) == len(self.frames) and kept is self.signals:
+            return self
+        return replace(self, frames=mine, signals=kept)
 
 
 @dataclass(frozen=True)
@@ -115,17 +145,25 @@ class FramePolicy:
     fixed grid from t=0 (None: the group's default, ``TIKTOK_SAMPLING_HEAVY_INTERVAL_S`` or
     ``1 / TIKTOK_SAMPLING_LIGHT_FPS``); ``shot_starts``: also the first frame of every shot;
     ``max_side``: the longest side it needs (None: the group's default). A group's frames are
-    rendered at the largest side any of its analyzers asks for."""
+    rendered at the largest side any of its analyzers asks for. ``signals`` (gpu_light): also
+    the sampler's measurements of every decoded frame (``DecodedSignals``); ``frames=False``:
+    those alone, no sampled frames."""
 
     every_s: float | None = None
     shot_starts: bool = False
     max_side: int | None = None
+    signals: bool = False
+    frames: bool = True
 
     def describe(self) -> str:
+        every = "signals of every frame"
+        if not self.frames:
+            return every
         rate = "group rate" if self.every_s is None else (
             f"{1 / self.every_s:g} fps" if self.every_s < 1 else f"1 frame / {self.every_s:g} s")
         side = f", {self.max_side} px" if self.max_side else ""
-        return f"frames: {rate}{' + shot starts' if self.shot_starts else ''}{side}"
+        return (f"frames: {rate}{' + shot starts' if self.shot_starts else ''}{side}"
+                + (f" + {every}" if self.signals else ""))
 
 
 @dataclass(frozen=True)
@@ -341,9 +379,11 @@ def dependency_order(analyzers: Sequence[AnyAnalyzer]) -> list[AnyAnalyzer]:
 
 
 def split_batch(batch: AnalyzerInput, size: int) -> list[AnalyzerInput]:
-    """Frames in slices of ``size`` (an analyzer's batch size); an audio chunk stays whole."""
+    """Frames in slices of ``size`` (an analyzer's batch size), the signals with the first; an
+    audio chunk stays whole."""
     if isinstance(batch, FramesInput) and len(batch.frames) > size:
-        return [replace(batch, frames=batch.frames[i:i + size])
+        return [replace(batch, frames=batch.frames[i:i + size],
+                        signals=batch.signals if i == 0 else None)
                 for i in range(0, len(batch.frames), size)]
     return [batch]
 
@@ -454,7 +494,10 @@ class GroupRunner:
                 return analyzer.derive(part, upstream)
         else:
             work = analyzer.process
-        mine = batch.for_analyzer(analyzer.key) if isinstance(batch, FramesInput) else batch
+        mine: AnalyzerInput = batch
+        if isinstance(batch, FramesInput):
+            policy = analyzer.frame_policy(analyzer.config)
+            mine = batch.for_analyzer(analyzer.key, signals=policy is not None and policy.signals)
         started = time.perf_counter()
         with tracer.start_as_current_span(
                 f"analyze {analyzer.key}",
@@ -463,7 +506,8 @@ class GroupRunner:
                             "batch.index": batch.batch_index}) as span:
             try:
                 records: list[Record] = []
-                if not (isinstance(mine, FramesInput) and not mine.frames):
+                if not (isinstance(mine, FramesInput) and not mine.frames
+                        and mine.signals is None):
                     for part in split_batch(mine, analyzer.effective_batch_size):
                         output = self._workers[analyzer.key].call(
                             functools.partial(work, part), analyzer.config.timeout_s)

@@ -7,11 +7,17 @@ import io
 
 import numpy as np
 
-from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, PartialResult
+from tiktok_analyzer.shared.contracts.events import (
+    AudioChunk,
+    FrameBatch,
+    FrameSignals,
+    PartialResult,
+)
 from tiktok_analyzer.shared.infra.blobs import BlobStore, unpack
 from tiktok_analyzer.shared.runtime.analyzers import (
     AudioInput,
     DecodedFrame,
+    DecodedSignals,
     FramesInput,
     GroupRunner,
 )
@@ -24,6 +30,16 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def decode_signals(signals: FrameSignals, store: BlobStore | None) -> DecodedSignals:
+    count = signals.lead_in + len(signals.times)
+    thumbs = np.frombuffer(unpack(signals.thumbs, store), dtype=np.uint8).reshape(
+        count, signals.thumb_height, signals.thumb_width)
+    return DecodedSignals(start_index=signals.start_index,
+                          times=np.asarray(signals.times, dtype=np.float64),
+                          end_t=signals.end_t, cuts=frozenset(signals.cuts), thumbs=thumbs,
+                          lead_in=signals.lead_in, shots=signals.shots)
+
+
 def to_input(event: FrameBatch | AudioChunk, store: BlobStore | None) -> FramesInput | AudioInput:
     if isinstance(event, FrameBatch):
         return FramesInput(
@@ -32,6 +48,7 @@ def to_input(event: FrameBatch | AudioChunk, store: BlobStore | None) -> FramesI
             frames=[DecodedFrame(f.index, f.t, decode_jpeg(unpack(f.jpeg, store)),
                                  frozenset(f.analyzers))
                     for f in event.frames],
+            signals=decode_signals(event.signals, store) if event.signals else None,
         )
     pcm = np.frombuffer(unpack(event.pcm_s16le, store), dtype="<i2")
     return AudioInput(
