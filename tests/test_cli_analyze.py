@@ -10,7 +10,7 @@ from pathlib import Path
 
 from report_checks import check_sections_without_weights
 
-from tiktok_analyzer.cli.main import EXIT_OK, EXIT_REJECTED
+from tiktok_analyzer.cli.main import EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 
 CLI = [sys.executable, "-m", "tiktok_analyzer.cli.main"]
 
@@ -58,3 +58,27 @@ def test_demo_generates_a_sample_and_analyzes_it(tmp_path: Path,
     assert (tmp_path / "sample.mp4").is_file()
     report = only_report(tmp_path)
     assert abs(report["summary"]["tempo_bpm"] - 120) < 2.4
+
+
+def test_analyze_takes_folders_and_files_and_exits_with_the_worst_outcome(
+        red_clip: Path, tmp_path: Path, empty_model_store: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "red.mp4").write_bytes(red_clip.read_bytes())
+    (folder / "broken.mp4").write_bytes(os.urandom(4096))
+    (folder / "notes.txt").write_text("not media: a folder is searched for media suffixes")
+    out = tmp_path / "out"
+    result = run_cli("analyze", str(folder), "--out", str(out), model_store=empty_model_store)
+    assert result.returncode == EXIT_REJECTED, result.stderr  # rejected is worse than ok
+    reports = {json.loads(p.read_text())["status"] for p in out.glob("*.report.json")}
+    assert reports == {"complete", "rejected"}
+    assert len(list(out.glob("*.report.html"))) == 2
+    table = result.stdout
+    assert "red.mp4" in table and "broken.mp4" in table and "notes.txt" not in table
+    assert "first batch decoded" in result.stderr  # start-up, measured from the command
+
+    missing = run_cli("analyze", str(folder / "sub"), str(tmp_path / "absent.mp4"),
+                      "--out", str(out), model_store=empty_model_store)
+    assert missing.returncode == EXIT_USAGE  # a usage error is the worst outcome
+    assert "absent.mp4: no such file or folder" in missing.stderr
+    assert "complete" in missing.stdout  # the files that exist are still analyzed

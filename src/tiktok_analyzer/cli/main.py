@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -56,37 +55,9 @@ def summary_text(report_json: dict[str, Any]) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.local.pipeline import LocalPipeline, write_report
+    from tiktok_analyzer.cli.analyze import run
 
-    path: Path = args.file
-    if not path.is_file():
-        print(f"error: no such file: {path}", file=sys.stderr)
-        return EXIT_USAGE
-    pipeline = LocalPipeline(progress=_silent if args.quiet else _progress)
-    try:
-        started = time.perf_counter()
-        report = pipeline.analyze(path)
-        elapsed = time.perf_counter() - started
-    finally:
-        pipeline.close()
-    target = write_report(report, args.out)
-    print(summary_text(json.loads(report.model_dump_json())))
-    duration = report.media.duration_s if report.media else None
-    ratio = f" ({elapsed / duration:.2f}x the video's duration)" if duration else ""
-    print(f"report written to {target} in {elapsed:.1f}s{ratio}")
-    from tiktok_analyzer.cli.view import write_page
-
-    if (page := write_page(report, target, path)) is not None:
-        print(f"page written to {page}")
-    return EXIT_REJECTED if report.status == "rejected" else EXIT_OK
-
-
-def _silent(_message: str) -> None:
-    pass
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    return run(args.files, args.out, args.quiet)
 
 
 def cmd_view(args: argparse.Namespace) -> int:
@@ -128,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from tiktok_analyzer.cli.sample import make_video
 
         make_video(path, duration_s=10, color=(220, 30, 30), bpm=120)
-    args.file = path
+    args.files = [path]
     return cmd_analyze(args)
 
 
@@ -312,8 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tiktok-analyzer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("analyze", help="analyze one file in this process (no Kafka or MinIO)")
-    p.add_argument("file", type=Path)
+    p = sub.add_parser("analyze", help="analyze files and folders in this process (no Kafka "
+                                       "or MinIO); a report JSON and HTML page per file")
+    p.add_argument("files", type=Path, nargs="+", help="media files, or folders to search")
     p.add_argument("--out", type=Path, default=Path("out"),
                    help="folder for the report JSON and its HTML page")
     p.add_argument("--quiet", action="store_true", help="no progress output")
