@@ -4,8 +4,9 @@ Kafka's broker jars come from Maven Central and MinIO is source-only (``go insta
 tests add a few Go tools of their own (``tests/deploy_tools.py``). Each is built once into the
 git-ignored cache (``$TIKTOK_STACK_ROOT/infra``, default ``./.cache/infra``) and every build
 
-* runs under a **time limit** and a **stall limit** (no output for ``stall_s``: Go prints every
-  package it compiles with ``-v``, Maven every artifact it fetches), and is retried once;
+* runs under a **time limit** and a **stall limit** (no output and no CPU use for
+  ``stall_s``: Go prints every package it compiles with ``-v``, Maven every artifact it
+  fetches, and a long compile keeps the CPU busy), and is retried once;
 * prints its name when it starts, a line a minute while it runs, and its time when done; a
   failure names the step, its log, and the command to run by hand;
 * **installs atomically**: it builds into a temporary name and renames into place last, so
@@ -78,6 +79,20 @@ class _Stalled(Exception):
     pass
 
 
+def _group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group
+    ``pgid``, from /proc; 0 where /proc is not there."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _run_once(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path,
               timeout_s: float, stall_s: float, name: str) -> None:
     started = time.monotonic()
@@ -100,13 +115,23 @@ def _run_once(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path,
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
         next_note = started + 60
+        cpu_seen, cpu_checked = 0.0, started
         try:
             while proc.poll() is None:
                 now = time.monotonic()
                 if now - started > timeout_s:
                     raise TimeoutError(f"still running after {timeout_s:.0f} s")
+                if now - cpu_checked >= 5:
+                    # Working without printing counts as progress: Go compiles MinIO's largest
+                    # package for minutes without a line on a loaded machine (seen: killed at
+                    # 240 s while compiling, then redone from scratch). A stall is silence
+                    # with the CPU idle too: a build blocked on the network or a lock.
+                    cpu_now, cpu_checked = _group_cpu_seconds(proc.pid), now
+                    if cpu_now > cpu_seen + 0.5:
+                        last_output[0] = now
+                    cpu_seen = max(cpu_seen, cpu_now)
                 if now - last_output[0] > stall_s:
-                    raise _Stalled(f"no output for {stall_s:.0f} s")
+                    raise _Stalled(f"no output and no CPU use for {stall_s:.0f} s")
                 if now >= next_note:
                     say(f"{name}: still running ({now - started:.0f} s)")
                     next_note += 60
