@@ -72,9 +72,10 @@ def _section(key: str, group: str, records: Sequence[Any], summary: dict[str, An
 
 def sections_that_cannot_run_here(duration: float) -> dict[str, dict[str, Any]]:
     """Sections for analyzers whose weights no test may hold, built from their own record
-    types (so a change of shape breaks this), and for the kinds being added now (ocr, faces,
-    camera_motion, caption, motion), in the shapes of ANALYZERS.md: time-stamped records with
-    normalised boxes, spans with a label, a number per second."""
+    types (so a change of shape breaks this), and for kinds whose analyzers are not in the
+    tree yet (ocr, faces, caption) or may not run, in the shapes of ANALYZERS.md:
+    time-stamped records with normalised boxes, spans with a label, a number per second.
+    Callers keep the section of an analyzer that really ran."""
     words = [Word(t=1.0 + 0.4 * i, end_t=1.3 + 0.4 * i, text=w, probability=0.9)
              for i, w in enumerate(["hello", "and", "welcome", "back"])]
     transcript = [TranscriptSegment(t=1.0, end_t=2.6, text="hello and welcome back",
