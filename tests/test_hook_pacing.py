@@ -9,7 +9,7 @@ clicks, for the share of cuts on the beat end to end.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pytest
@@ -31,9 +31,17 @@ from tiktok_analyzer.shared.contracts.results import (
     Record,
     Summary,
 )
+from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.runtime.analyzers import AudioInput, VideoFacts
 from tiktok_analyzer.shared.runtime.plugins import installed_keys
-from tiktok_analyzer.shared.runtime.report_analyzers import NotApplicable, ReportInputs
+from tiktok_analyzer.shared.runtime.report_analyzers import (
+    Derived,
+    NotApplicable,
+    ReportAnalyzer,
+    ReportAnalyzerConfig,
+    ReportInputs,
+    report_order,
+)
 
 VIDEO = VideoFacts(duration_s=12.0, shot_starts_s=(0.0, 1.5, 7.0), width=1080, height=1920)
 
@@ -219,3 +227,36 @@ def test_cuts_on_the_beats_of_a_click_track() -> None:
     result, _ = pacing_of(sections, video)
     assert (result["cuts"], result["cuts_on_beat"]) == (6, 4)
     assert result["cuts_on_beat_share"] == pytest.approx(4 / 6, abs=1e-4)
+
+
+
+class _FirstConfig(ReportAnalyzerConfig):
+    kind: Literal["first"] = "first"
+
+
+class _First(ReportAnalyzer[_FirstConfig, Record, Summary]):
+    """Reads ``second``."""
+
+    key: ClassVar[str] = "first"
+    requires: ClassVar[tuple[str, ...]] = ("second",)
+    config_model = _FirstConfig
+
+    def analyze(self, inputs: ReportInputs) -> Derived[Record, Summary]:
+        return Derived(Summary())
+
+
+class _Second(_First):
+    key: ClassVar[str] = "second"
+    requires: ClassVar[tuple[str, ...]] = ("hook",)
+
+
+class _SecondInACycle(_First):
+    key: ClassVar[str] = "second"
+    requires: ClassVar[tuple[str, ...]] = ("first",)
+
+
+def test_report_analyzers_run_after_those_they_read_and_a_cycle_is_refused() -> None:
+    ordered = report_order([_First(), _Second(), HookAnalyzer()])
+    assert [a.key for a in ordered] == ["hook", "second", "first"]
+    with pytest.raises(ConfigError, match="cycle"):
+        report_order([_First(), _SecondInACycle()])

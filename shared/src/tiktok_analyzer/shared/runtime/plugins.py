@@ -29,7 +29,11 @@ from typing import Any
 from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.runtime.analyzers import Analyzer, AnyAnalyzer, AudioPolicy, FramePolicy
-from tiktok_analyzer.shared.runtime.report_analyzers import AnyReportAnalyzer, ReportAnalyzer
+from tiktok_analyzer.shared.runtime.report_analyzers import (
+    AnyReportAnalyzer,
+    ReportAnalyzer,
+    report_order,
+)
 
 AnalyzerClass = type[AnyAnalyzer]
 ReportAnalyzerClass = type[AnyReportAnalyzer]
@@ -135,6 +139,7 @@ def discover_report() -> dict[str, ReportAnalyzerClass]:
                 raise ConfigError(f"two analyzers claim the key {cls.key!r}: "
                                   f"{other.__module__} and {cls.__module__}")
             found[cls.key] = cls
+    report_order([cls() for cls in found.values()])  # a cycle fails here, not per video
     return found
 
 
