@@ -14,8 +14,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from tiktok_analyzer.shared.contracts.events import FrameBatch, Group, SamplingManifest
+from tiktok_analyzer.shared.contracts.results import Record, Summary
 
 FPS = 30
 WIDTH, HEIGHT = 180, 320  # portrait, like the videos the system is for
@@ -146,3 +150,60 @@ def encode(path: Path, frames: Iterable[np.ndarray], fps: int = FPS, crf: int = 
         for packet in stream.encode(None):
             out.mux(packet)
     return path
+
+
+# --- running the sampler and gpu_light's analyzers on a clip ----------------------------------
+
+
+@dataclass
+class LightRun:
+    """What the sampler sent for a clip and what gpu_light's analyzers made of it, as the
+    services would: every light batch through a ``GroupRunner``, the wire form in between."""
+
+    manifest: SamplingManifest
+    batches: list[FrameBatch]  # every group's
+    records: dict[str, list[Record]]
+    summaries: dict[str, Summary]
+
+
+def run_light(path: Path, keys: Sequence[str], blobs: Path, **settings: Any) -> LightRun:
+    from tiktok_analyzer.frame_sampler.stage import sample_video
+    from tiktok_analyzer.shared.contracts.events import MediaInfo, ObjectRef, VideoAccepted
+    from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker
+    from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, LoadContext, VideoFacts
+    from tiktok_analyzer.shared.runtime.consume import analyze_batch
+    from tiktok_analyzer.shared.runtime.models import ModelStore
+    from tiktok_analyzer.shared.runtime.plugins import discover
+    from tiktok_analyzer.shared.settings import PipelineSettings, SamplingSettings
+
+    store = LocalBlobStore(blobs)
+    accepted = VideoAccepted(
+        video_id=f"v-{path.stem}", source=ObjectRef(bucket="local", key=path.name),
+        media=MediaInfo(container="mp4", duration_s=None, size_bytes=path.stat().st_size))
+    pipeline = PipelineSettings(gpu_light=list(keys))
+    events = list(sample_video(path, accepted, PayloadPacker(store, "work", 256 * 1024),
+                               SamplingSettings(**settings), pipeline))
+    manifest = events[-1]
+    assert isinstance(manifest, SamplingManifest)
+    batches = [e for e in events if isinstance(e, FrameBatch)]
+    analyzers = [discover()[k]() for k in keys]
+    runner = GroupRunner(Group.GPU_LIGHT, analyzers,
+                         LoadContext(ModelStore(blobs / "no-models"), "cpu"))
+    runner.load()
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    try:
+        for batch in (b for b in batches if b.group is Group.GPU_LIGHT):
+            for run in analyze_batch(runner, batch, store).runs:
+                assert run.status == "ok", (run.analyzer, run.reason)
+                runs[run.analyzer] += run.records
+    finally:
+        runner.close()
+    video = VideoFacts(duration_s=manifest.decoded_duration_s,
+                       shot_starts_s=tuple(manifest.shot_starts_s))
+    records: dict[str, list[Record]] = {}
+    summaries: dict[str, Summary] = {}
+    for analyzer in analyzers:
+        typed = analyzer.parse_records(sorted(runs[analyzer.key], key=lambda r: r["t"]))
+        records[analyzer.key] = typed
+        summaries[analyzer.key] = analyzer.summarize_with(typed, video)
+    return LightRun(manifest, batches, records, summaries)

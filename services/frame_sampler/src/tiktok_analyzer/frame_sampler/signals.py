@@ -4,8 +4,9 @@ A span holds each frame's time, whether a hard cut starts it, and its luma thumb
 (``measure.LumaThumbnailer``), plus the shots settled since the previous span. Thumbnails are
 packed into one payload per span (inline when small, else by reference, as frames are). A
 span but the video's last ends on a whole second, so a per-second measure never straddles
-two batches, and it starts with the thumbnail of the frame before it (``lead_in``), so motion
-is measured across its start.
+two batches, and it starts with the thumbnails of the ``LEAD_IN`` frames before it, so motion
+is measured across its start with some history (the camera-motion tracker's test for a still
+background looks a few frames back).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tiktok_analyzer.shared.contracts.events import DetectedShot, FrameSignals
 from tiktok_analyzer.shared.infra.blobs import PayloadPacker
 from tiktok_analyzer.shared.runtime.analyzers import DecodedSignals
 
+LEAD_IN = 6
+
 
 class SignalSpans:
     def __init__(self, packer: PayloadPacker) -> None:
@@ -30,7 +33,8 @@ class SignalSpans:
         self.thumbs: list[np.ndarray] = []
         self.cuts: list[int] = []
         self.shots: list[DetectedShot] = []
-        self.lead: np.ndarray | None = None  # the last thumbnail of the previous span
+        # The last frames of the previous span: (index, thumbnail, cut).
+        self.lead: list[tuple[int, np.ndarray, bool]] = []
 
     @property
     def pending(self) -> bool:
@@ -62,10 +66,13 @@ class SignalSpans:
             return None
         start_index = self.start_index if self.start_index is not None else 0
         thumbs = self.thumbs[:count]
-        lead = [self.lead] if self.lead is not None and count else []
-        shape = (thumbs or lead or [np.zeros((0, 0), np.uint8)])[0].shape
-        packed = np.stack([*lead, *thumbs]) if thumbs else np.zeros((0, *shape), np.uint8)
-        times, cuts = self.times[:count], [c for c in self.cuts if c < start_index + count]
+        lead = self.lead if count else []
+        shape = (thumbs or [np.zeros((0, 0), np.uint8)])[0].shape
+        packed = (np.stack([*(_resized(t, shape) for _, t, _ in lead), *thumbs]) if thumbs
+                  else np.zeros((0, *shape), np.uint8))
+        times = self.times[:count]
+        cuts = [i for i, _, cut in lead if cut] + [c for c in self.cuts
+                                                    if c < start_index + count]
         span = FrameSignals(
             start_index=start_index, times=times,
             end_t=round(end_t if end_t is not None else (times[-1] if times else 0.0), 4),
@@ -73,7 +80,9 @@ class SignalSpans:
             lead_in=len(lead), shots=self.shots,
             thumbs=self.packer.pack(packed.tobytes(), payload_key, "application/octet-stream"))
         if count:
-            self.lead = self.thumbs[count - 1]
+            sent = [(start_index + i, thumbs[i], start_index + i in self.cuts)
+                    for i in range(count)]
+            self.lead = [*self.lead, *sent][-LEAD_IN:]
         self.times, self.thumbs = self.times[count:], self.thumbs[count:]
         self.cuts = [c for c in self.cuts if c >= start_index + count]
         self.start_index = start_index + count
@@ -82,6 +91,8 @@ class SignalSpans:
 
 
 def _resized(thumb: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if thumb.shape == shape:
+        return thumb
     rows = (np.arange(shape[0]) * thumb.shape[0]) // shape[0]
     cols = (np.arange(shape[1]) * thumb.shape[1]) // shape[1]
     return np.ascontiguousarray(thumb[np.ix_(rows, cols)])

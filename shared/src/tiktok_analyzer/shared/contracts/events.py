@@ -223,13 +223,15 @@ class FrameSignals(Model):
     end_t: float = Field(
         description="Where the span ends: the next frame's time, or the end of the video")
     cuts: list[int] = Field(
-        default_factory=list, description="Covered frames that start a shot with a hard cut")
+        default_factory=list,
+        description="Frames (of the span or its lead-in) that start a shot with a hard cut")
     thumb_width: int
     thumb_height: int
     lead_in: int = Field(
         default=0, ge=0,
-        description="Thumbnails of the frames just before the span, first in `thumbs`, so that "
-                    "motion is measured across the span's start")
+        description="Thumbnails of the frames just before the span (indices start_index - "
+                    "lead_in on), first in `thumbs`, so that motion is measured across the "
+                    "span's start")
     thumbs: Blob = Field(
         description="Upright luma thumbnails with square pixels, uint8, lead_in + len(times) of "
                     "thumb_height x thumb_width, row-major")

@@ -84,7 +84,7 @@ class DecodedSignals:
     times: np.ndarray  # (n,) seconds
     end_t: float
     cuts: frozenset[int]
-    """Frames (indices) that start a shot with a hard cut."""
+    """Frames (indices, the lead-in's included) that start a shot with a hard cut."""
     thumbs: np.ndarray  # (lead_in + n, height, width) uint8: upright luma, square pixels
     lead_in: int = 0
     shots: Sequence[DetectedShot] = ()

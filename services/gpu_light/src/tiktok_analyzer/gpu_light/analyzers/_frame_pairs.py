@@ -20,24 +20,29 @@ MIN_DT, MAX_DT = 1 / 240, 1.0
 @dataclass(frozen=True)
 class Pair:
     index: int  # the later frame
-    t: float
+    t: float  # its time (NaN in the lead-in, whose times are not sent)
     dt: float  # seconds since the earlier frame
     before: np.ndarray
     after: np.ndarray
+    in_span: bool  # False: a lead-in frame, context only (the previous span reported it)
+    cut: bool  # a hard cut starts the later frame: the two are not comparable
 
 
-def pairs(signals: DecodedSignals) -> Iterator[Pair]:
-    """Every frame of the span with the frame before it (from the lead-in for the first)."""
+def pairs(signals: DecodedSignals, lead_in: bool = False) -> Iterator[Pair]:
+    """Every frame of the span with the frame before it, but across hard cuts; with
+    ``lead_in``, the lead-in's pairs first and the pairs across cuts too (flagged)."""
     times, thumbs, lead = signals.times, signals.thumbs, signals.lead_in
-    # The lead-in frame's time is not sent: the span's usual frame interval stands for it.
+    # The lead-in frames' times are not sent: the span's usual frame interval stands for them.
     usual = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 30
-    for i in range(len(times)):
+    for j in range(1, lead + len(times)):
+        i = j - lead  # position in the span
         index = signals.start_index + i
-        if index in signals.cuts or (i == 0 and not lead):
+        cut = index in signals.cuts
+        if (cut or i < 0) and not lead_in:
             continue
-        dt = float(times[i] - times[i - 1]) if i else usual
-        yield Pair(index, float(times[i]), min(max(dt, MIN_DT), MAX_DT),
-                   thumbs[lead + i - 1], thumbs[lead + i])
+        dt = float(times[i] - times[i - 1]) if i > 0 else usual
+        yield Pair(index, float(times[i]) if i >= 0 else float("nan"),
+                   min(max(dt, MIN_DT), MAX_DT), thumbs[j - 1], thumbs[j], i >= 0, cut)
 
 
 def window_start(t: float, window_s: float) -> float:

@@ -1,28 +1,37 @@
-"""The camera's motion between two luma thumbnails (the sampler's signals), robust to things
+"""The camera's motion from frame to frame, on the sampler's luma thumbnails, robust to things
 moving in front of it.
 
 Pyramidal Lucas-Kanade optical flow (OpenCV) tracks a grid of points, one every 4 cells, from
-one thumbnail to the next; points without texture to track are dropped by the tracker itself
+each thumbnail to the next; points without texture to track are dropped by the tracker itself
 (its minimum-eigenvalue test). A similarity (shift, zoom, rotation) is fitted to the tracks
 with RANSAC, so points on something that moves otherwise (a person walking through, a waving
-hand) are left out as long as most of the textured picture follows the camera. On the 64-cell
-thumbnails the fit reads pans, zooms and rotations within a few percent (the tests' synthetic
-camera moves), in about 0.2 ms a frame pair.
+hand) are left out as long as they are the smaller part.
 
-The model: the content at ``x`` (cells, from the thumbnail's centre, y down) in the earlier
-frame is at ``x + t + [[a, -b], [b, a]] x`` in the later one: ``a > 0``, the picture grows
-(zoom in); ``b > 0``, it turns clockwise on screen.
+A camera that moves moves the whole scene (but overlays such as captions), so when the points
+that have not moved at all over the last ``STILL_FRAMES`` frames are at least
+``STILL_PREFERENCE`` as many as follow the fitted motion, the camera is still: the still part
+is the background, however much of the picture a person in front of it fills. Looking a few
+frames back keeps slow pans from passing for still (their per-frame shifts are tiny, their sum
+is not).
+
+On the 64-cell thumbnails the fit reads pans, zooms and rotations within a few percent (the
+tests' synthetic camera moves), in about 0.2 ms a frame pair. The model: the content at ``x``
+(cells, from the thumbnail's centre, y down) in the earlier frame is at
+``x + t + [[a, -b], [b, a]] x`` in the later one: ``a > 0``, the picture grows (zoom in);
+``b > 0``, it turns clockwise on screen.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 SPACING = 4  # cells between tracked points
 MIN_TRACKS = 6
-RANSAC_CELLS = 0.3  # a track further than this from the fitted motion is an outlier
+RANSAC_CELLS = 0.1  # a track further than this from the fitted motion is an outlier
+STILL_FRAMES, STILL_PREFERENCE = 6, 0.5
 
 
 @dataclass(frozen=True)
@@ -36,24 +45,25 @@ class Motion:
     b: float
     support: float
 
-    @property
-    def measured(self) -> bool:
-        return self.support > 0
-
 
 NONE = Motion(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-class GlobalMotion:
-    """The estimator for thumbnails of one size (``height`` x ``width`` cells)."""
+class CameraTracker:
+    """Frame-to-frame motion along one shot of thumbnails of one size (``height`` x ``width``
+    cells); ``reset`` at a cut."""
 
     def __init__(self, height: int, width: int) -> None:
         ys, xs = np.mgrid[SPACING:height - SPACING + 1:SPACING,
                           SPACING:width - SPACING + 1:SPACING]
         self.points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)[:, None, :]
         self.centre = np.array([(width - 1) / 2, (height - 1) / 2])
+        self.recent: deque[np.ndarray] = deque(maxlen=STILL_FRAMES)  # per-point shifts
 
-    def estimate(self, before: np.ndarray, after: np.ndarray) -> Motion:
+    def reset(self) -> None:
+        self.recent.clear()
+
+    def step(self, before: np.ndarray, after: np.ndarray) -> Motion:
         import cv2
 
         if len(self.points) < MIN_TRACKS:
@@ -62,15 +72,28 @@ class GlobalMotion:
             before, after, self.points, np.empty_like(self.points), winSize=(9, 9), maxLevel=2,
             criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01))
         found = status.ravel() == 1
-        if found.sum() < MIN_TRACKS:
+        shift = np.where(found[:, None], (tracked - self.points)[:, 0], np.nan)
+        self.recent.append(shift)
+        count = int(found.sum())
+        if count < MIN_TRACKS:
             return NONE
         matrix, inliers = cv2.estimateAffinePartial2D(
             self.points[found], tracked[found], method=cv2.RANSAC,
             ransacReprojThreshold=RANSAC_CELLS, maxIters=500, confidence=0.995)
-        if matrix is None:
-            return NONE
+        still = self._still()
+        if matrix is None or (still is not None and still >= STILL_PREFERENCE * inliers.sum()):
+            return Motion(0.0, 0.0, 0.0, 0.0, (still or 0) / count) if still else NONE
         # The fitted map is p -> M[:, :2] p + M[:, 2] in cell coordinates; from the centre c,
         # the shift of the centre is M[:, :2] c + M[:, 2] - c.
-        shift = matrix[:, :2] @ self.centre + matrix[:, 2] - self.centre
-        return Motion(float(shift[0]), float(shift[1]), float(matrix[0, 0] - 1),
-                      float(matrix[1, 0]), float(inliers.sum() / found.sum()))
+        centre = matrix[:, :2] @ self.centre + matrix[:, 2] - self.centre
+        return Motion(float(centre[0]), float(centre[1]), float(matrix[0, 0] - 1),
+                      float(matrix[1, 0]), float(inliers.sum() / count))
+
+    def _still(self) -> int | None:
+        """How many points have not moved over the recent frames (None: too few frames yet
+        to tell a still point from a slow one)."""
+        if len(self.recent) < 3:
+            return None
+        total = np.sum(self.recent, axis=0)  # NaN where a point was lost on the way
+        moved = np.hypot(total[:, 0], total[:, 1])
+        return int((moved < RANSAC_CELLS).sum())

@@ -57,7 +57,7 @@ class CameraMotionConfig(AnalyzerConfig):
         default=0.006, gt=0, description="Jitter that makes a window shaky: RMS of the "
                                          "frame-to-frame shift about its mean, frame widths")
     min_support: float = Field(
-        default=0.5, gt=0, le=1, description="Share of tracked points that must follow the "
+        default=0.3, gt=0, le=1, description="Share of tracked points that must follow the "
                                              "fitted motion for a frame to count")
 
     @field_validator("window_s")
@@ -124,26 +124,31 @@ class CameraMotionAnalyzer(Analyzer[CameraMotionConfig, FramesInput, CameraMotio
         """Import OpenCV and track once, so the first batch does not pay for it."""
         import numpy as np
 
-        from tiktok_analyzer.gpu_light.analyzers._global_motion import GlobalMotion
+        from tiktok_analyzer.gpu_light.analyzers._global_motion import CameraTracker
 
         thumb = (np.arange(36 * 64, dtype=np.uint32).reshape(64, 36) * 7919 % 251).astype(
             np.uint8)
-        GlobalMotion(64, 36).estimate(thumb, thumb)
+        CameraTracker(64, 36).step(thumb, thumb)
 
     def process(self, batch: FramesInput) -> list[CameraMotionRecord]:
-        from tiktok_analyzer.gpu_light.analyzers._global_motion import GlobalMotion
+        from tiktok_analyzer.gpu_light.analyzers._global_motion import CameraTracker
 
         signals = batch.signals
         if signals is None or not len(signals.times):
             return []
         _, height, width = signals.thumbs.shape
-        estimator = GlobalMotion(height, width)
+        tracker = CameraTracker(height, width)
         pieces = shot_pieces(signals, self.config.window_s)
         frames: dict[int, list[dict[str, float]]] = defaultdict(list)
-        for pair in pairs(signals):
+        for pair in pairs(signals, lead_in=True):
+            if pair.cut:
+                tracker.reset()
+                continue
+            motion = tracker.step(pair.before, pair.after)
+            if not pair.in_span:
+                continue  # history only: the previous batch reported it
             piece = next(i for i, (a, b) in enumerate(pieces) if pair.t < b - 1e-9 or
                          i == len(pieces) - 1)
-            motion = estimator.estimate(pair.before, pair.after)
             if motion.support < self.config.min_support:
                 frames[piece].append({})
                 continue
