@@ -29,4 +29,5 @@ def test_committed_openapi_matches_the_ingest_api(tmp_path: Path) -> None:
         "docs/openapi/ingest.json is stale: run `tiktok-analyzer schemas`")
     paths = json.loads(OPENAPI.read_text())["paths"]
     assert set(paths) == {"/v1/videos", "/v1/videos/{video_id}", "/v1/videos/{video_id}/report",
+                          "/v1/videos/{video_id}/report.html", "/v1/videos/{video_id}/video",
                           "/healthz/live", "/healthz/ready"}
