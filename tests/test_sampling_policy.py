@@ -4,6 +4,7 @@ go through a local blob store, exactly as in one-process mode."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -206,6 +207,44 @@ def test_a_flash_is_no_cut_and_min_shot_length_merges_quick_cuts(
         [0.0, 2.0, 2.3], abs=1.01 / FPS)
     assert Sampled(clip, store, shot_min_len_s=1.0).manifest.shot_starts_s == pytest.approx(
         [0.0, 2.0], abs=1.01 / FPS)
+
+
+@pytest.mark.parametrize("light", [["shots", "color"], ["shots"]],
+                         ids=["with_frames", "signals_only"])
+def test_gpu_light_batches_carry_every_frame_once(tmp_path: Path, store: LocalBlobStore,
+                                                  light: list[str]) -> None:
+    from tiktok_analyzer.shared.settings import PipelineSettings
+
+    scenes = [(0.0, RED), (1.5, GREEN), (4.2, BLUE), (6.0, YELLOW), (7.5, GREY)]
+    clip = write_clip(tmp_path / "cuts.mp4", duration_s=9.0, scenes=scenes)
+    packer = PayloadPacker(store, "work", 256 * 1024)
+    events = list(sample_video(clip, accepted_for(clip), packer, SamplingSettings(),
+                               PipelineSettings(gpu_light=light)))
+    manifest = events[-1]
+    assert isinstance(manifest, SamplingManifest)
+    batches = [e for e in events if isinstance(e, FrameBatch) and e.group is Group.GPU_LIGHT]
+    assert manifest.groups[Group.GPU_LIGHT].batches == len(batches) > 1
+    spans = [to_input(b, store).signals for b in batches]
+    assert all(s is not None for s in spans)
+    times = [t for s in spans if s is not None for t in s.times]
+    # Every decoded frame exactly once, in order, at its time.
+    assert times == pytest.approx([i / FPS for i in range(round(9.0 * FPS))], abs=1e-3)
+    for a, b in itertools.pairwise(spans):
+        assert a is not None and b is not None
+        assert b.start_index == a.start_index + len(a.times)
+        assert a.end_t == float(round(a.end_t))  # whole seconds but the last
+        assert b.lead_in == min(6, a.lead_in + len(a.times))
+        # The lead-in repeats the previous span's last thumbnails.
+        assert np.array_equal(b.thumbs[:b.lead_in], a.thumbs[len(a.thumbs) - b.lead_in:])
+    last = spans[-1]
+    assert last is not None and last.end_t == pytest.approx(9.0, abs=1e-3)
+    assert last.thumbs.shape[1:] == (64, 38)  # 96x160 upright, 64 cells on the long side
+    # Hard cuts arrive as frame indices; the shots, once settled, as the manifest lists them.
+    assert sorted({c for s in spans if s is not None for c in s.cuts}) == [45, 126, 180, 225]
+    shots = [shot for s in spans if s is not None for shot in s.shots]
+    assert [shot.t for shot in shots] == manifest.shot_starts_s
+    assert [shot.start_index for shot in shots] == [0, 45, 126, 180, 225]
+    assert shots[-1].end_index == 270
 
 
 # --- geometry -----------------------------------------------------------------------------------
