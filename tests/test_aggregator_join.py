@@ -16,6 +16,8 @@ from tiktok_analyzer.shared.contracts.events import (
     VideoRejected,
 )
 from tiktok_analyzer.shared.contracts.report import ReportStatus
+from tiktok_analyzer.shared.runtime.plugins import installed_keys
+from tiktok_analyzer.shared.runtime.upstream import why_unavailable
 
 REF = ObjectRef(bucket="uploads", key="a.mp4", etag="x")
 MEDIA = MediaInfo(container="mp4", duration_s=4.0, size_bytes=10)
@@ -115,7 +117,8 @@ def test_report_analyzers_add_their_sections_with_the_reasons_of_what_they_lack(
     assert (opening["cuts"], opening["first_cut_s"], opening["cuts_from"]) == (2, 1.0, "sampler")
     assert opening["beats"] is None
     assert opening["unavailable"]["beats"] == "analyzer audio_features skipped: no audio stream"
-    assert opening["unavailable"]["first_face_s"] == "needs analyzer faces (not installed)"
+    assert opening["unavailable"]["first_face_s"] == why_unavailable(
+        "faces", None, installed="faces" in installed_keys())
     assert opening["unavailable"]["first_word_s"] == "needs analyzer transcript (not enabled)"
     windows = pacing.model_dump(mode="json")["records"]
     assert [(w["t"], w["end_t"], w["cuts"]) for w in windows] == [

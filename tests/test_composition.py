@@ -19,6 +19,8 @@ from tiktok_analyzer.gpu_light.analyzers.composition import (
 from tiktok_analyzer.shared.contracts.events import AnalyzerStatus
 from tiktok_analyzer.shared.contracts.results import Detection, FrameDetections
 from tiktok_analyzer.shared.runtime.analyzers import AnalyzerOutcome, DecodedFrame, FramesInput
+from tiktok_analyzer.shared.runtime.plugins import discover
+from tiktok_analyzer.shared.runtime.upstream import why_unavailable
 
 HEIGHT, WIDTH = 480, 270  # a light frame of a 1080x1920 video
 
@@ -67,6 +69,11 @@ def detections(key: str, boxes_by_t: dict[float, list[tuple[float, float, float,
                            records=records)
 
 
+def not_running(key: str) -> str:
+    """Why an analyzer absent from the batch is missing: not installed yet, or not enabled."""
+    return why_unavailable(key, None, installed=key in discover())
+
+
 def one(records: list[CompositionRecord]) -> CompositionRecord:
     (record,) = records
     return record
@@ -80,8 +87,7 @@ def test_a_subject_on_a_third() -> None:
     assert record.placement == "power_point"
     assert record.thirds_distance is not None and record.thirds_distance < 0.04
     assert record.under_overlays == []
-    assert record.unavailable == {"faces": "needs analyzer faces (not installed)",
-                                  "ocr": "needs analyzer ocr (not installed)"}
+    assert record.unavailable == {key: not_running(key) for key in ("faces", "ocr")}
 
 
 @pytest.mark.parametrize(("x", "y", "expected"), [
@@ -160,5 +166,5 @@ def test_the_summary_over_a_video() -> None:
         ("caption", "subject", 0.25)]
     assert summary.clear_share == 0.75
     assert summary.subject_is_face == 0.0
-    assert summary.unavailable["faces"] == "needs analyzer faces (not installed)"
+    assert summary.unavailable["faces"] == not_running("faces")
     assert analyzer.summarize([]).frames == 0
