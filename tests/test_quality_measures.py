@@ -15,6 +15,7 @@ from PIL import Image
 from tiktok_analyzer.gpu_light.analyzers import _picture as measures
 from tiktok_analyzer.gpu_light.analyzers.quality import QualityAnalyzer
 from tiktok_analyzer.shared.runtime.analyzers import DecodedFrame, FramesInput, VideoFacts
+from tiktok_analyzer.shared.runtime.plugins import frame_policies
 
 HEIGHT, WIDTH = 1920, 1080
 
@@ -261,3 +262,10 @@ def test_a_version_1_record_still_summarizes() -> None:
     summary = analyzer.summarize(records)
     assert summary.blocky_share == 0.0 and summary.interlaced_share == 0.0  # of the v2 frame
     assert summary.sharpness_mean is not None
+
+
+def test_max_side_asks_the_sampler_for_frames_at_the_source_size() -> None:
+    policies = frame_policies(["quality", "color"], {"quality": {"max_side": 1920}})
+    assert policies["quality"].max_side == 1920
+    assert policies["color"].max_side is None
+    assert frame_policies(["quality"], {})["quality"].max_side is None
