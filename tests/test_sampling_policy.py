@@ -238,7 +238,7 @@ def test_gpu_light_batches_carry_every_frame_once(tmp_path: Path, store: LocalBl
         assert np.array_equal(b.thumbs[:b.lead_in], a.thumbs[len(a.thumbs) - b.lead_in:])
     last = spans[-1]
     assert last is not None and last.end_t == pytest.approx(9.0, abs=1e-3)
-    assert last.thumbs.shape[1:] == (64, 38)  # 96x160 upright, 64 cells on the long side
+    assert last.thumbs.shape[1:] == (40, 24)  # 96x160 upright: cells of 2x2 samples, 2 apart
     # Hard cuts arrive as frame indices; the shots, once settled, as the manifest lists them.
     assert sorted({c for s in spans if s is not None for c in s.cuts}) == [45, 126, 180, 225]
     shots = [shot for s in spans if s is not None for shot in s.shots]

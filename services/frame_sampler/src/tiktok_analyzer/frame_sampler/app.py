@@ -94,6 +94,8 @@ async def connect(context: ContextRepo) -> None:
 def _reached_s(event: FrameBatch | AudioChunk) -> float:
     if isinstance(event, AudioChunk):
         return event.start_s + event.num_samples / event.sample_rate
+    if event.signals is not None:  # they cover every decoded frame up to their end
+        return event.signals.end_t
     return event.frames[-1].t if event.frames else 0.0
 
 
@@ -116,6 +118,8 @@ class _FrameCounter:
             metrics.SAMPLER_SAMPLED_FRAMES.labels(metrics.service(), str(event.group)).inc(
                 len(event.frames))
             self._decoded_to(max(f.index for f in event.frames) + 1)
+        if event.signals is not None:
+            self._decoded_to(event.signals.start_index + len(event.signals.times))
 
     def manifest(self, event: SamplingManifest) -> None:
         if self.fps and event.decoded_duration_s:

@@ -57,7 +57,7 @@ class CameraMotionConfig(AnalyzerConfig):
         default=0.006, gt=0, description="Jitter that makes a window shaky: RMS of the "
                                          "frame-to-frame shift about its mean, frame widths")
     min_support: float = Field(
-        default=0.3, gt=0, le=1, description="Share of tracked points that must follow the "
+        default=0.2, gt=0, le=1, description="Share of tracked points that must follow the "
                                              "fitted motion for a frame to count")
 
     @field_validator("window_s")
