@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tiktok_analyzer.shared.contracts.report import FinalReport
+from tiktok_analyzer.shared.contracts.report import REPORT_SCHEMA_VERSION, FinalReport
 from tiktok_analyzer.shared.contracts.topics import REPORTS
 from tiktok_analyzer.shared.infra import cloudevents
 from tiktok_analyzer.shared.settings import IngestSettings, KafkaSettings
 
-REPORT_TYPE = "tiktok_analyzer.report.final.v1"
+REPORT_TYPE = f"tiktok_analyzer.report.final.v{REPORT_SCHEMA_VERSION}"
 
 
 def report_line(report: FinalReport, html_base: str | None) -> str:

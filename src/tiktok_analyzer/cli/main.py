@@ -46,11 +46,12 @@ def summary_text(report_json: dict[str, Any]) -> str:
                      f"{detail[:110]}")
     summary = report_json.get("summary") or {}
     for key, value in summary.items():
-        if key == "hook":
-            shown = {k: v for k, v in value.items() if v is not None and k != "window_s"}
-            lines.append(f"  hook (first {value['window_s']:g} s): {shown}")
-        elif value is not None and key != "unavailable":
+        if value is not None and key != "unavailable":
             lines.append(f"  {key}: {value}")
+    hook = (report_json.get("analyzers", {}).get("hook") or {}).get("summary") or {}
+    shown = {k: v for k, v in hook.items() if v is not None and not isinstance(v, dict | list)}
+    if shown:
+        lines.append(f"  hook (the opening seconds): {shown}")
     return "\n".join(lines)
 
 

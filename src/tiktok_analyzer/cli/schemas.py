@@ -93,7 +93,8 @@ def write_schemas(out: Path, openapi_out: Path | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = write_analyzer_schemas(out / "analyzers")
     for name, model in SCHEMAS.items():
-        target = out / f"{name}.v1.schema.json"
+        version = getattr(model, "model_fields", {}).get("schema_version")
+        target = out / f"{name}.v{version.default if version is not None else 1}.schema.json"
         schema = TypeAdapter(model).json_schema(mode="serialization")
         target.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(target)

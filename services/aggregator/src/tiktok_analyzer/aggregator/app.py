@@ -45,6 +45,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from faststream.prometheus.types import ProcessingStatus
 from opentelemetry.trace import SpanContext
+from pydantic import BaseModel, ConfigDict
 
 from tiktok_analyzer.aggregator.join import Aggregator
 from tiktok_analyzer.aggregator.report_page import PageWriter
@@ -58,6 +59,18 @@ from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard,
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.observability.observer import Observer, setup_process
 from tiktok_analyzer.shared.settings import AggregatorSettings, KafkaSettings, StorageSettings
+
+
+class _ReportedRef(BaseModel):
+    """What the aggregator needs of a report already on the topic: read leniently, so that
+    reports of an older schema version (or a newer one) never stop the aggregator starting."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    video_id: str
+    report_version: int = 1
+    status: ReportStatus
+
 
 log = logging.getLogger(__name__)
 SERVICE = "aggregator"
@@ -126,11 +139,11 @@ class AggregatorService:
             while [tp for tp in parts if await reader.position(tp) < end[tp]]:
                 for records in (await reader.getmany(timeout_ms=500)).values():
                     for record in records:
-                        self._remember(FinalReport.model_validate_json(record.value))
+                        self._remember(_ReportedRef.model_validate_json(record.value))
         finally:
             await reader.stop()
 
-    def _remember(self, report: FinalReport) -> None:
+    def _remember(self, report: FinalReport | _ReportedRef) -> None:
         known = self.reported.get(report.video_id)
         if known is None or report.report_version > known[0]:
             self.reported[report.video_id] = (report.report_version, report.status)

@@ -53,7 +53,7 @@ from tiktok_analyzer.ingest.byte_ranges import (
 )
 from tiktok_analyzer.ingest.identity import video_id_for_digest
 from tiktok_analyzer.shared.contracts.events import ObjectRef
-from tiktok_analyzer.shared.contracts.report import FinalReport
+from tiktok_analyzer.shared.contracts.report import REPORT_SCHEMA_VERSION, FinalReport
 from tiktok_analyzer.shared.errors import PayloadError
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard, VideoStatus
@@ -110,6 +110,13 @@ class ReadinessReport(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str | None] = Field(
         description="Each dependency's error message, or null when its check passed")
+
+
+def _schema_version(raw: bytes) -> object:
+    try:
+        return json.loads(raw).get("schema_version")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _error(status: int, description: str) -> dict[int | str, dict[str, Any]]:
@@ -354,7 +361,8 @@ def create_api(store: MinioBlobStore, board: StatusBoard, storage: StorageSettin
     async def video_report(video_id: VideoIdParam) -> Response:
         raw = await _stored_report(video_id)
         try:
-            FinalReport.model_validate_json(raw)
+            if _schema_version(raw) == REPORT_SCHEMA_VERSION:  # older ones served as stored
+                FinalReport.model_validate_json(raw)
         except ValidationError as exc:
             raise ApiProblem(500, "bad_report", f"the stored report does not validate: {exc}"
                              ) from None

@@ -84,8 +84,17 @@ class ReportSummary(Model):
         default_factory=dict, description="Metric -> why it is null (the analyzer it needs)")
 
 
+REPORT_SCHEMA_VERSION: Literal[2] = 2
+
+
 class FinalReport(Model):
-    schema_version: Literal[1] = 1
+    """One report per video (per report version). Schema version 2 (this one): each analyzer
+    section's summary and records have the analyzer's own types (docs/schemas/analyzers), the
+    report analyzers (``hook``, ``pacing``) are sections of their own, and the summary block
+    lost its ``hook`` (now the ``hook`` section). Version 1 reports stay readable as JSON;
+    consumers that validate should accept both (``schema_version``)."""
+
+    schema_version: Literal[2] = REPORT_SCHEMA_VERSION
     kind: Literal["report.final"] = "report.final"
     video_id: str
     report_version: int = Field(

@@ -8,7 +8,7 @@ envelopes around its own event objects, and all we need is the header mapping.
 * ``ce_id`` is the event's logical identity, the same when a replay publishes it again (the
   video, the kind, and the batch, group or report version that make it unique), so a consumer
   can deduplicate on it;
-* ``ce_type`` names the kind and its schema version (``tiktok_analyzer.report.final.v1``);
+* ``ce_type`` names the kind and its schema version (``tiktok_analyzer.report.final.v2``);
 * ``ce_source`` the publishing service; ``ce_subject`` the video ID; ``ce_time`` when it was
   published; ``content-type`` ``application/json``.
 """
