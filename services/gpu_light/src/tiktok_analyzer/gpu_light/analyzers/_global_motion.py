@@ -58,10 +58,16 @@ class CameraTracker:
                           SPACING:width - SPACING + 1:SPACING]
         self.points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)[:, None, :]
         self.centre = np.array([(width - 1) / 2, (height - 1) / 2])
-        self.recent: deque[np.ndarray] = deque(maxlen=STILL_FRAMES)  # per-point shifts
+        # The last frames' per-point shifts (0 where lost) and how often each point was lost,
+        # with their running sums.
+        self.recent: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self.total = np.zeros((len(self.points), 2))
+        self.lost = np.zeros(len(self.points), dtype=np.int64)
 
     def reset(self) -> None:
         self.recent.clear()
+        self.total[:] = 0
+        self.lost[:] = 0
 
     def step(self, before: np.ndarray, after: np.ndarray) -> Motion:
         import cv2
@@ -72,8 +78,7 @@ class CameraTracker:
             before, after, self.points, np.empty_like(self.points), winSize=(9, 9), maxLevel=2,
             criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01))
         found = status.ravel() == 1
-        shift = np.where(found[:, None], (tracked - self.points)[:, 0], np.nan)
-        self.recent.append(shift)
+        self._remember(np.where(found[:, None], (tracked - self.points)[:, 0], 0.0), ~found)
         count = int(found.sum())
         if count < MIN_TRACKS:
             return NONE
@@ -89,11 +94,19 @@ class CameraTracker:
         return Motion(float(centre[0]), float(centre[1]), float(matrix[0, 0] - 1),
                       float(matrix[1, 0]), float(inliers.sum() / count))
 
+    def _remember(self, shift: np.ndarray, lost: np.ndarray) -> None:
+        if len(self.recent) == STILL_FRAMES:
+            old_shift, old_lost = self.recent.popleft()
+            self.total -= old_shift
+            self.lost -= old_lost
+        self.recent.append((shift, lost))
+        self.total += shift
+        self.lost += lost
+
     def _still(self) -> int | None:
         """How many points have not moved over the recent frames (None: too few frames yet
         to tell a still point from a slow one)."""
         if len(self.recent) < 3:
             return None
-        total = np.sum(self.recent, axis=0)  # NaN where a point was lost on the way
-        moved = np.hypot(total[:, 0], total[:, 1])
-        return int((moved < RANSAC_CELLS).sum())
+        moved = np.hypot(self.total[:, 0], self.total[:, 1])
+        return int(((moved < RANSAC_CELLS) & (self.lost == 0)).sum())
