@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class Decided:
 class _Boundary:
     index: int
     t: float
-    opening: str
+    opening: Literal["start", "cut", "dissolve", "fade"]
     span: TimeSpan
 
 
@@ -242,7 +243,7 @@ class ShotTracker:
         fade_out = next((f for f in reversed(fades) if not f.incoming), None)
         self._done.append(DetectedShot(
             start_index=start.index, end_index=end_index, t=round(start.t, 4),
-            end_t=round(end_t, 4), opening=start.opening,  # type: ignore[arg-type]
+            end_t=round(end_t, 4), opening=start.opening,
             transition=TimeSpan(t=round(start.span.t, 4), end_t=round(start.span.end_t, 4)),
             fade_in=TimeSpan(t=round(fade_in.t, 4), end_t=round(fade_in.end_t, 4))
             if fade_in else None,
