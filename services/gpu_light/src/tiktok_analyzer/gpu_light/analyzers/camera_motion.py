@@ -7,8 +7,8 @@ tracks (``_global_motion.py``), so a person moving in front of a still camera le
 still. The video is cut into windows of ``window_s`` on its clock (and at hard cuts); each
 window gets the mean rates of its frames and a label:
 
-* the strongest of pan, tilt, zoom and rotation whose rate reaches its threshold and stands
-  out from the frame-to-frame jitter (its mean is at least half its spread), else
+* the strongest of pan, tilt, zoom and rotation whose rate (the window's median) reaches its
+  threshold and stands out from the frame-to-frame jitter (at least half its spread), else
 * ``shaky`` when the frame-to-frame jitter reaches ``shake_min``, else ``static``;
 * ``unknown`` when too few frames could be measured (black or flat pictures).
 
@@ -76,8 +76,8 @@ class CameraMotionRecord(SpanRecord):
     tilt: float = Field(description="Frame heights per second, > 0: the camera turns up")
     zoom: float = Field(description="Scale change per second (log), > 0: zooming in")
     roll_deg_s: float = Field(description="Degrees per second, > 0: the camera rolls clockwise")
-    shake: float = Field(ge=0, description="Jitter: RMS frame-to-frame shift about its mean, "
-                                           "frame widths")
+    shake: float = Field(ge=0, description="Jitter: RMS frame-to-frame shift about its median "
+                                           "(estimated robustly), frame widths")
     shaky: bool
     support: float = Field(ge=0, le=1, description="Share of frames that could be measured")
 
@@ -108,6 +108,7 @@ class CameraMotionSummary(StrictSummary):
 
 
 _MOVES = ("pan", "tilt", "zoom", "roll")
+_MAD_TO_SD = 1.4826  # median absolute deviation to standard deviation, for a Gaussian
 
 
 class CameraMotionAnalyzer(Analyzer[CameraMotionConfig, FramesInput, CameraMotionRecord,
@@ -168,10 +169,14 @@ class CameraMotionAnalyzer(Analyzer[CameraMotionConfig, FramesInput, CameraMotio
             return CameraMotionRecord(t=t, end_t=end_t, label="unknown", pan=0, tilt=0, zoom=0,
                                       roll_deg_s=0, shake=0, shaky=False,
                                       support=round(support, 3))
-        mean = {k: statistics.fmean(f[k] for f in measured) for k in (*_MOVES, "x", "y")}
-        spread = {k: statistics.pstdev(f[k] for f in measured) for k in _MOVES}
-        shake = math.sqrt(statistics.fmean(
-            (f["x"] - mean["x"]) ** 2 + (f["y"] - mean["y"]) ** 2 for f in measured))
+        # Medians, not means: a flash or a frame the tracker got wrong moves them little.
+        mean = {k: statistics.median(f[k] for f in measured) for k in (*_MOVES, "x", "y")}
+        spread = {k: _MAD_TO_SD * statistics.median(abs(f[k] - mean[k]) for f in measured)
+                  for k in _MOVES}
+        # The RMS of the frame-to-frame shift about its middle, estimated from its median
+        # (for a Gaussian jitter the RMS of the 2-D deviation is 1.2 times its median).
+        shake = 1.2 * statistics.median(math.hypot(f["x"] - mean["x"], f["y"] - mean["y"])
+                                        for f in measured)
         cfg = self.config
         thresholds = {"pan": cfg.pan_min, "tilt": cfg.pan_min, "zoom": cfg.zoom_min,
                       "roll": cfg.roll_min_deg_s}
