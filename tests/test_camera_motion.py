@@ -15,6 +15,7 @@ from video_synth import (
     HEIGHT,
     WIDTH,
     View,
+    blend,
     blob_over,
     camera,
     encode,
@@ -43,6 +44,14 @@ def shaky() -> list[np.ndarray]:
     return [shoot(SCENE, View(W / 2 + dx, H / 2 + dy)) for dx, dy in jitter]
 
 
+def flash() -> list[np.ndarray]:
+    """A still shot with a camera flash: two frames washed towards white."""
+    frames = still(SCENE, FRAMES, drift=0)
+    white = np.full_like(frames[0], 255)
+    frames[20], frames[21] = blend(frames[20], white, 0.85), blend(frames[21], white, 0.5)
+    return frames
+
+
 def person() -> list[np.ndarray]:
     # A textured ellipse 110 x 176 pixels on the 180 x 320 picture (a quarter of it, a
     # half-body shot), moving 3 pixels a frame across it and bobbing.
@@ -69,6 +78,7 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], str, str | None, float | 
     "rotation": (lambda: move(lambda v: View(v.x, v.y, v.zoom, v.roll_deg + 1.0),
                               View(W / 2, H / 2, 1.3)), "rotation", "roll_deg_s", 1.0 * FPS),
     "shaky": (shaky, "shaky", None, None),
+    "still_with_a_flash": (flash, "static", None, None),
     "person_in_front_of_a_still_camera": (person, "static", None, None),
 }
 
