@@ -1,8 +1,9 @@
 """The camera's motion from frame to frame, on the sampler's luma thumbnails, robust to things
 moving in front of it.
 
-Pyramidal Lucas-Kanade optical flow (OpenCV) tracks a grid of points, one every 4 cells, from
-each thumbnail to the next; points without texture to track are dropped by the tracker itself
+Pyramidal Lucas-Kanade optical flow (OpenCV; 7x7 windows, two levels: shifts up to about 7
+cells a frame, a whip pan's) tracks a grid of points, one every 4 cells, from each thumbnail
+to the next; points without texture to track are dropped by the tracker itself
 (its minimum-eigenvalue test). A similarity (shift, zoom, rotation) is fitted to the tracks
 with RANSAC, so points on something that moves otherwise (a person walking through, a waving
 hand) are left out as long as they are the smaller part.
@@ -75,7 +76,7 @@ class CameraTracker:
         if len(self.points) < MIN_TRACKS:
             return NONE
         tracked, status, _error = cv2.calcOpticalFlowPyrLK(
-            before, after, self.points, np.empty_like(self.points), winSize=(9, 9), maxLevel=2,
+            before, after, self.points, np.empty_like(self.points), winSize=(7, 7), maxLevel=1,
             criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01))
         found = status.ravel() == 1
         self._remember(np.where(found[:, None], (tracked - self.points)[:, 0], 0.0), ~found)
