@@ -144,12 +144,6 @@ class LumaThumbnailer:
         self.offset = tuple(max(0, (size - n * k * s) // 2) + s // 2 for size, n, s in
                             zip((height, width), self.cells, self.stride, strict=True))
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """Upright (width, height) of the thumbnails, cells."""
-        rows, cols = self.cells
-        return (rows, cols) if self.geometry.transposed else (cols, rows)
-
     def __call__(self, frame: Any) -> np.ndarray:
         planar = _planar_yuv(frame.format.name)
         if planar is not None:
