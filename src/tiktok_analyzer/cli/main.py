@@ -26,6 +26,10 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
+    # numba's compiled kernels (librosa's pyin and beat tracking) kept between runs in the
+    # user's cache, also where the installed packages are read-only.
+    os.environ.setdefault("NUMBA_CACHE_DIR",
+                          str(Path.home() / ".cache" / "tiktok-analyzer" / "numba"))
 
 
 def summary_text(report_json: dict[str, Any]) -> str:
