@@ -107,7 +107,7 @@ def _write(path: Path) -> list[int]:
     import av
     from video_synth import blend
 
-    from tiktok_analyzer.cli.sample import AUDIO_RATE, click_track
+    from tiktok_analyzer.cli.sample import AUDIO_RATE, click_track, mux_audio
 
     plan = _shots_plan(7)
     fade_at, dissolve_at = len(plan) // 3, 2 * len(plan) // 3
@@ -157,16 +157,7 @@ def _write(path: Path) -> list[int]:
             previous, previous_n = frame, n
         for packet in video.encode(None):
             out.mux(packet)
-        samples = click_track(index / FPS, 120)
-        for begin in range(0, len(samples), 1024):
-            sound = av.AudioFrame.from_ndarray(samples[None, begin:begin + 1024], format="flt",
-                                               layout="mono")
-            sound.sample_rate, sound.pts = AUDIO_RATE, begin
-            sound.time_base = Fraction(1, AUDIO_RATE)
-            for packet in audio.encode(sound):
-                out.mux(packet)
-        for packet in audio.encode(None):
-            out.mux(packet)
+        mux_audio(out, audio, click_track(index / FPS, 120))
     return changes
 
 

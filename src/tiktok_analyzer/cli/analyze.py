@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+from tiktok_analyzer.cli.main import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
+
 # Worst first: the exit code of a run is that of its worst outcome.
 _SEVERITY = (EXIT_USAGE, EXIT_ERROR, EXIT_REJECTED, EXIT_OK)
 

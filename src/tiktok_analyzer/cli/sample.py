@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -71,16 +71,21 @@ def make_video(path: Path, *, duration_s: float = 6.0, width: int = 360, height:
         for packet in vstream.encode(None):
             out.mux(packet)
         if astream is not None:
-            samples = click_track(duration_s, bpm or 120.0)
-            step = 1024
-            for start in range(0, len(samples), step):
-                chunk = samples[start:start + step]
-                sound = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
-                sound.sample_rate = AUDIO_RATE
-                sound.pts = start
-                sound.time_base = Fraction(1, AUDIO_RATE)
-                for packet in astream.encode(sound):
-                    out.mux(packet)
-            for packet in astream.encode(None):
-                out.mux(packet)
+            mux_audio(out, astream, click_track(duration_s, bpm or 120.0))
     return path
+
+
+def mux_audio(out: Any, stream: Any, samples: np.ndarray) -> None:
+    """Encode mono float samples at ``AUDIO_RATE`` into ``stream`` of container ``out`` (in
+    AAC-sized frames) and flush the encoder."""
+    import av
+
+    for start in range(0, len(samples), 1024):
+        sound = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="flt",
+                                           layout="mono")
+        sound.sample_rate, sound.pts = AUDIO_RATE, start
+        sound.time_base = Fraction(1, AUDIO_RATE)
+        for packet in stream.encode(sound):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
