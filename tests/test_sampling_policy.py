@@ -31,7 +31,7 @@ from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker, un
 from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, LoadContext
 from tiktok_analyzer.shared.runtime.consume import analyze_batch, decode_jpeg, to_input
 from tiktok_analyzer.shared.runtime.models import ModelStore
-from tiktok_analyzer.shared.settings import SamplingSettings
+from tiktok_analyzer.shared.settings import PipelineSettings, SamplingSettings
 
 FPS = 30
 AUDIO_RATE = 48_000
@@ -105,8 +105,11 @@ class Sampled:
     def __init__(self, path: Path, store: LocalBlobStore, **settings: Any) -> None:
         self.store = store
         packer = PayloadPacker(store, "work", 256 * 1024)
-        self.events = list(sample_video(path, accepted_for(path), packer,
-                                        SamplingSettings(**settings)))
+        sampling = SamplingSettings(**settings)
+        # objects asks for 2 frames/s of its own; these tests check the heavy group's interval
+        # and shot starts, so here it follows the group's interval.
+        pipeline = PipelineSettings(settings={"objects": {"every_s": sampling.heavy_interval_s}})
+        self.events = list(sample_video(path, accepted_for(path), packer, sampling, pipeline))
         *self.batches, self.manifest = self.events
         assert isinstance(self.manifest, SamplingManifest)
 
@@ -213,7 +216,6 @@ def test_a_flash_is_no_cut_and_min_shot_length_merges_quick_cuts(
                          ids=["with_frames", "signals_only"])
 def test_gpu_light_batches_carry_every_frame_once(tmp_path: Path, store: LocalBlobStore,
                                                   light: list[str]) -> None:
-    from tiktok_analyzer.shared.settings import PipelineSettings
 
     scenes = [(0.0, RED), (1.5, GREEN), (4.2, BLUE), (6.0, YELLOW), (7.5, GREY)]
     clip = write_clip(tmp_path / "cuts.mp4", duration_s=9.0, scenes=scenes)

@@ -1,4 +1,11 @@
-"""``objects``: YOLOv8 boxes, classes and confidences per sampled frame."""
+"""``objects``: YOLOv8 boxes, classes and confidences per sampled frame, linked into tracks.
+
+The service only detects, frame by frame (stateless, so a replayed batch gives the same
+records); the tracks (first and last seen, screen time) are linked in ``summarize_with`` once
+the whole video is known, deterministically, so a service restarted mid-video still gives the
+same track ids (``tiktok_analyzer.gpu_heavy.tracking`` says why not ultralytics' trackers).
+Frames come at 2 per second (and at every shot start), dense enough for IoU linking.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tiktok_analyzer.gpu_heavy.tracking import canonical_frames, link_tracks
 from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.contracts.report import TimelineEvent
 from tiktok_analyzer.shared.contracts.results import (
@@ -23,6 +31,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     FramePolicy,
     FramesInput,
     LoadContext,
+    VideoFacts,
 )
 from tiktok_analyzer.shared.runtime.models import resolve_device
 
@@ -33,6 +42,14 @@ class ObjectsConfig(AnalyzerConfig):
     iou: float = Field(default=0.45, ge=0.0, le=1.0)
     image_size: int = Field(default=640, ge=32)
     max_detections: int = Field(default=100, ge=1)
+    track_iou: float = Field(
+        default=0.3, gt=0.0, le=1.0,
+        description="Least IoU between a track's predicted box and a detection to link them")
+    track_max_gap_s: float = Field(
+        default=1.0, ge=0.0,
+        description="Longest a track may go undetected and still continue (seconds)")
+    min_track_frames: int = Field(
+        default=2, ge=1, description="Tracks seen on fewer frames are not listed (flicker)")
 
 
 class ClassStats(BaseModel):
@@ -41,12 +58,28 @@ class ClassStats(BaseModel):
     screen_time_s: float = Field(description="Seconds of sampled frames showing the class")
     max_simultaneous: int
     first_seen_s: float
+    last_seen_s: float
+    tracks: int = Field(description="Listed tracks of this class")
+
+
+class ObjectTrack(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int = Field(description="Numbered from 1 by first appearance; stable across replays")
+    label: str
+    first_seen_s: float
+    last_seen_s: float
+    frames: int = Field(description="Sampled frames the object was detected on")
+    screen_time_s: float = Field(description="Seconds of sampled frames showing it")
+    mean_confidence: float
 
 
 class ObjectsSummary(StrictSummary):
     classes: dict[str, ClassStats] = Field(
         default_factory=dict, description="By screen time, longest first")
     top_objects: list[str] = Field(default_factory=list, description="Up to five, by screen time")
+    tracks: list[ObjectTrack] = Field(
+        default_factory=list, description="Objects followed across frames, by first appearance")
 
 
 class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, ObjectsSummary]):
@@ -54,7 +87,8 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
     group: ClassVar[Group] = Group.GPU_HEAVY
     version: ClassVar[str] = "1"
     batch_size: ClassVar[int] = 4
-    inputs = FramePolicy(shot_starts=True)
+    # 2 fps: boxes of a moving object still overlap from one frame to the next.
+    inputs = FramePolicy(every_s=0.5, shot_starts=True)
     config_model = ObjectsConfig
     record_model = FrameDetections
     summary_model = ObjectsSummary
@@ -108,23 +142,43 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
         self.yolo = None
 
     def summarize(self, records: Sequence[FrameDetections]) -> ObjectsSummary:
-        durations = frame_durations([r.t for r in records])
+        return self.summarize_with(records, VideoFacts())
+
+    def summarize_with(self, records: Sequence[FrameDetections], video: VideoFacts
+                       ) -> ObjectsSummary:
+        cfg = self.config
+        frames = canonical_frames(records)
+        durations = dict(zip([r.t for r in frames], frame_durations([r.t for r in frames]),
+                             strict=True))
         screen_time: dict[str, float] = defaultdict(float)
         max_count: dict[str, int] = defaultdict(int)
         first_seen: dict[str, float] = {}
-        for record, dt in zip(records, durations, strict=True):
+        last_seen: dict[str, float] = {}
+        for record in frames:
             counts = Counter(d.label for d in record.detections)
             for label, count in counts.items():
-                screen_time[label] += dt
+                screen_time[label] += durations[record.t]
                 max_count[label] = max(max_count[label], count)
                 first_seen.setdefault(label, record.t)
-        ranked = sorted(screen_time, key=lambda k: screen_time[k], reverse=True)
+                last_seen[label] = record.t
+        linked = link_tracks(frames, min_iou=cfg.track_iou, max_gap_s=cfg.track_max_gap_s,
+                             cuts_s=[s for s in video.shot_starts_s if s > 0])
+        kept = [tr for tr in linked if len(tr.times) >= cfg.min_track_frames]
+        tracks = [ObjectTrack(id=n, label=tr.label, first_seen_s=tr.times[0],
+                              last_seen_s=tr.times[-1], frames=len(tr.times),
+                              screen_time_s=round(sum(durations[t] for t in tr.times), 3),
+                              mean_confidence=round(sum(tr.confidences) / len(tr.times), 4))
+                  for n, tr in enumerate(kept, start=1)]
+        per_class = Counter(tr.label for tr in tracks)
+        ranked = sorted(screen_time, key=lambda k: (-screen_time[k], k))
         return ObjectsSummary(
             classes={label: ClassStats(screen_time_s=round(screen_time[label], 3),
                                        max_simultaneous=max_count[label],
-                                       first_seen_s=first_seen[label])
+                                       first_seen_s=first_seen[label],
+                                       last_seen_s=last_seen[label],
+                                       tracks=per_class[label])
                      for label in ranked},
-            top_objects=ranked[:5])
+            top_objects=ranked[:5], tracks=tracks)
 
     def timeline(self, summary: ObjectsSummary, records: Sequence[FrameDetections]
                  ) -> list[TimelineEvent]:
