@@ -20,6 +20,22 @@ How the less obvious properties are written (PyAV 18.1, its bundled FFmpeg 8):
   BlockAdditional data and the track gets ``AlphaMode=1``, which reads back as the stream tag
   ``alpha_mode == "1"``; decoding with the ``libvpx-vp9`` decoder gives ``yuva420p`` frames.
 
+- **encryption**: FFmpeg cannot write encrypted files, so the encrypted cases take a clear
+  file PyAV wrote and add exactly the structures an encrypting packager adds. MP4
+  (ISO/IEC 23001-7 Common Encryption): each sample entry is renamed (``avc1`` -> ``encv``,
+  ``mp4a`` -> ``enca``) and gets a ``sinf`` box holding ``frma`` (the original four-letter
+  code), ``schm`` (scheme ``cbcs``) and ``schi``/``tenc`` (default key ID, IV size), and
+  ``moov`` gets a Widevine ``pssh`` box. WebM (the WebM encryption spec): every TrackEntry
+  gets ContentEncodings/ContentEncoding with ContentEncodingType 1 and ContentEncryption
+  (AES, a key ID, CTR mode). MPEG-TS: the ``transport_scrambling_control`` bits of every media
+  packet. Only the payload stays clear, which is what no gate can see without keys anyway;
+  the builders check that FFmpeg itself reads the result as encrypted (per-packet
+  ``encryption_info`` side data for MP4, the ``enc_key_id`` stream tag for WebM) and, for TS,
+  that it still demuxes the packets (so without the gate's check they would be decoded).
+- **cover art**: an ``mjpeg`` stream with ``Disposition.attached_pic`` and one packet, which
+  the mp3 muxer writes as an ID3v2 APIC frame and the demuxer reads back as such a stream.
+- **DTS** is allowed by the gate but has no case: FFmpeg has no DTS encoder built into PyAV.
+
 Files stay tiny (at most 2 s, mostly 160x284; the one 8192x8192 frame is black and about
 200 KB) so the whole corpus builds in about 4 s on 2 cores. ``many_tiny_frames`` is 32x32
 rather than 16x16 so that it stays clear of the gate's 16-pixel minimum side and is rejected
@@ -39,6 +55,7 @@ import hashlib
 import itertools
 import os
 import random
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -433,11 +450,252 @@ def _mjpeg_codec(path: Path) -> None:
     _expect_video(path, "mjpeg", (160, 284))
 
 
-def _too_many_streams(path: Path) -> None:
+def _many_audio_tracks(path: Path) -> None:
     _write(path, video=_Video(), audio_streams=10, seconds=1.0)
     with av.open(str(path)) as container:
         counts = (len(container.streams.video), len(container.streams.audio))
-        _require(counts == (1, 10), f"too_many_streams: (video, audio) = {counts}")
+        _require(counts == (1, 10), f"many_audio_tracks: (video, audio) = {counts}")
+
+
+def _tone(n0: int, count: int, rate: int) -> np.ndarray:
+    tone = 2 * np.pi * (440 + 3 * _phase()) / rate
+    return (0.3 * np.sin(tone * np.arange(n0, n0 + count, dtype=np.float64))).astype(np.float32)
+
+
+def _write_tracks(target: Path, codec: str, *, layouts: tuple[str, ...] = ("stereo",),
+                  default: int | None = None, fmt: str | None = None, rate: int = 48_000,
+                  seconds: float = 1.0, cover: bool = False,
+                  options: dict[str, str] | None = None) -> None:
+    """Audio tracks of the given channel layouts (only track ``default`` marked default when
+    given), optionally after a cover picture (``attached_pic``)."""
+    with av.open(str(target), "w", format=fmt, options=options or {}) as out:
+        if _TAG.get():
+            out.metadata["comment"] = f"media corpus run {_TAG.get()}"
+        if cover:
+            pic: Any = out.add_stream("mjpeg")
+            pic.width = pic.height = 64
+            pic.pix_fmt = "yuvj420p"
+            pic.disposition = av.stream.Disposition.attached_pic
+        tracks: list[Any] = []
+        for i, layout in enumerate(layouts):
+            track: Any = out.add_stream(codec, rate=rate)
+            track.layout = layout
+            if default is not None:
+                track.disposition = (av.stream.Disposition.default if i == default
+                                     else av.stream.Disposition(0))
+            tracks.append(track)
+        if cover:
+            image = av.VideoFrame.from_ndarray(
+                np.full((64, 64, 3), (200, 40 + _phase(), 40), np.uint8), format="rgb24")
+            image.pts = 0
+            for packet in [*pic.encode(image.reformat(format="yuvj420p")), *pic.encode(None)]:
+                out.mux(packet)
+        chunk = tracks[0].codec_context.frame_size or 1024
+        for j in range(int(seconds * rate) // chunk):
+            for track in tracks:
+                channels = track.codec_context.channels
+                frame = av.AudioFrame.from_ndarray(
+                    np.repeat(_tone(j * chunk, chunk, rate)[None, :], channels, axis=0),
+                    format="fltp", layout=track.layout.name)
+                frame.sample_rate, frame.pts = rate, j * chunk
+                frame.time_base = Fraction(1, rate)
+                out.mux(track.encode(frame))
+        for track in tracks:
+            out.mux(track.encode(None))
+
+
+def _expect_streams(path: Path, want: list[tuple[str, str]], fmt: str | None = None) -> Any:
+    """The file opens with exactly these (type, codec) streams, and its first frames decode."""
+    with av.open(str(path)) as container:
+        got = [(s.type, s.codec.canonical_name) for s in container.streams]
+        _require(got == want, f"{path.name}: streams {got}, want {want}")
+        _require(fmt is None or fmt in container.format.name.split(","),
+                 f"{path.name}: format {container.format.name}, want {fmt}")
+    for index in range(len(want)):  # a fresh demux each: one stream's read skips the others'
+        with av.open(str(path)) as container:
+            _require(next(container.decode(container.streams[index]), None) is not None,
+                     f"{path.name}: stream {index} decodes nothing")
+    return got
+
+
+def _audio_file(codec: str, fmt: str | None, want_fmt: str,
+                **kwargs: Any) -> Callable[[Path], None]:
+    def build(path: Path) -> None:
+        _write_tracks(path, codec, fmt=fmt, **kwargs)
+        with av.open(str(path)) as container:
+            canonical = container.streams.audio[0].codec.canonical_name
+        _expect_streams(path, [("audio", canonical)], want_fmt)
+
+    return build
+
+
+def _ac3_with_video(path: Path) -> None:
+    _write(path, video=_Video(), audio_codec="ac3")
+    _expect_streams(path, [("video", "h264"), ("audio", "ac3")])
+
+
+def _gif(path: Path) -> None:
+    _write(path, video=_Video(codec="gif", pix_fmt="rgb8", fps=10, width=96, height=96),
+           audio_streams=0, seconds=1.5)
+    _expect_streams(path, [("video", "gif")], "gif")
+    with av.open(str(path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    _require(frames >= 10, f"gif: only {frames} frames (not animated)")
+
+
+def _av1_ivf(path: Path) -> None:
+    quiet = "SVT_LOG" not in os.environ
+    if quiet:
+        os.environ["SVT_LOG"] = "1"
+    try:
+        _write(path, video=_Video(codec="libsvtav1", options={"preset": "10"}, height=288),
+               audio_streams=0, fmt="ivf")
+    finally:
+        if quiet:
+            del os.environ["SVT_LOG"]
+    _expect_streams(path, [("video", "av1")], "ivf")
+
+
+def _mp3_cover(path: Path) -> None:
+    _write_tracks(path, "libmp3lame", fmt="mp3", rate=44_100, seconds=2.0, cover=True)
+    _expect_streams(path, [("audio", "mp3"), ("video", "mjpeg")], "mp3")
+    with av.open(str(path)) as container:
+        _require(container.streams.video[0].disposition & av.stream.Disposition.attached_pic,
+                 "mp3_cover: the picture is not marked attached_pic")
+
+
+def _dubbed_tracks(path: Path) -> None:
+    """A 5.1 track first but not default, the default stereo mix second: the default wins."""
+    _write_tracks(path, "aac", layouts=("5.1", "stereo", "mono"), default=1, fmt="matroska",
+                  options={"default_mode": "passthrough"})
+    with av.open(str(path)) as container:
+        flags = [bool(s.disposition & av.stream.Disposition.default)
+                 for s in container.streams.audio]
+        channels = [s.codec_context.channels for s in container.streams.audio]
+    _require(flags == [False, True, False] and channels == [6, 2, 1],
+             f"dubbed_tracks: default flags {flags}, channels {channels}")
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+_WIDEVINE = bytes.fromhex("edef8ba979d64acea3c827dcd51d21ed")
+_KEY_ID = bytes(range(16))
+
+
+def _protect_mp4(data: bytes, start: int, end: int) -> bytes:
+    """The boxes in ``data[start:end]`` as a Common Encryption packager leaves them (see the
+    module docstring); box sizes of every parent are recomputed."""
+    out, pos = b"", start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        payload = data[pos + 8: pos + size]
+        if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+            payload = _protect_mp4(data, pos + 8, pos + size)
+            if kind == b"moov":
+                payload += _box(b"pssh", b"\0\0\0\0" + _WIDEVINE + struct.pack(">I", 4) + b"demo")
+        elif kind == b"stsd":  # version, flags, entry count, then the sample entries
+            payload = payload[:8] + _protect_mp4(data, pos + 16, pos + size)
+        elif kind in (b"avc1", b"mp4a"):
+            tenc = _box(b"tenc", b"\0\0\0\0" + b"\0\0\x01\x08" + _KEY_ID)
+            payload += _box(b"sinf", _box(b"frma", kind)
+                            + _box(b"schm", b"\0\0\0\0cbcs" + struct.pack(">I", 0x10000))
+                            + _box(b"schi", tenc))
+            kind = b"encv" if kind == b"avc1" else b"enca"
+        out += _box(kind, payload)
+        pos += size
+    return out
+
+
+def _encrypted_mp4(path: Path) -> None:
+    _write(path, video=_Video())
+    data = path.read_bytes()
+    _require(data.find(b"moov") > data.find(b"mdat") > 0,
+             "moov must follow mdat so chunk offsets survive its growth")
+    path.write_bytes(_protect_mp4(data, 0, len(data)))
+    with av.open(str(path)) as container:
+        packet = next(p for p in container.demux() if p.size)
+        _require(packet.has_sidedata("encryption_info"),
+                 "encrypted_mp4: FFmpeg does not read the packets as encrypted")
+
+
+def _ebml(ident: int, payload: bytes) -> bytes:
+    # Sizes as 8-byte variable-length integers: valid EBML, and no length arithmetic.
+    return (ident.to_bytes((ident.bit_length() + 7) // 8, "big") + b"\x01"
+            + len(payload).to_bytes(7, "big") + payload)
+
+
+def _ebml_uint(ident: int, value: int) -> bytes:
+    return _ebml(ident, value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
+
+
+def _ebml_children(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """(id, element start, payload start, element end); an unknown size runs to ``end``."""
+    pos = start
+    while pos < end:
+        id_len = 9 - data[pos].bit_length()
+        ident = int.from_bytes(data[pos: pos + id_len], "big")
+        size_len = 9 - data[pos + id_len].bit_length()
+        raw = int.from_bytes(data[pos + id_len: pos + id_len + size_len], "big")
+        size = raw & ((1 << (7 * size_len)) - 1)
+        body = pos + id_len + size_len
+        stop = end if size == (1 << (7 * size_len)) - 1 else body + size
+        yield ident, pos, body, stop
+        pos = stop
+
+
+def _encrypted_webm(path: Path) -> None:
+    # Written unseekable: no SeekHead or Cues point past the Tracks that grow below.
+    with path.open("wb") as raw:
+        _write(_Unseekable(raw), video=_Video(codec="libvpx-vp9",  # type: ignore[arg-type]
+                                              options={"deadline": "realtime", "cpu-used": "8"}),
+               audio_codec="libopus", fmt="webm", seconds=1.0)
+    encryption = _ebml(0x6D80, _ebml(0x6240, (  # ContentEncodings, ContentEncoding
+        _ebml_uint(0x5031, 0) + _ebml_uint(0x5032, 1) + _ebml_uint(0x5033, 1)  # type 1: encrypt
+        + _ebml(0x5035, _ebml_uint(0x47E1, 5) + _ebml(0x47E2, _KEY_ID)  # AES, key ID
+                + _ebml(0x47E7, _ebml_uint(0x47E8, 1))))))  # AES-CTR
+    data, out = path.read_bytes(), b""
+    for ident, pos, body, stop in _ebml_children(data, 0, len(data)):
+        if ident != 0x18538067:  # not the Segment
+            out += data[pos:stop]
+            continue
+        out += data[pos:body]  # its header, unknown size kept
+        for child, cpos, cbody, cstop in _ebml_children(data, body, stop):
+            if child == 0x1654AE6B:  # Tracks: every TrackEntry gets the encryption
+                out += _ebml(child, b"".join(
+                    _ebml(t, data[tbody:tstop] + encryption) if t == 0xAE else data[tpos:tstop]
+                    for t, tpos, tbody, tstop in _ebml_children(data, cbody, cstop)))
+            else:
+                out += data[cpos:cstop]
+    path.write_bytes(out)
+    with av.open(str(path)) as container:
+        keys = [s.metadata.get("enc_key_id") for s in container.streams]
+    _require(all(keys) and len(keys) == 2, f"encrypted_webm: enc_key_id tags {keys}")
+
+
+def _scrambled_ts(path: Path) -> None:
+    _write(path, video=_Video(), fmt="mpegts", seconds=1.0)
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        media = {s.id for s in container.streams}
+        clear = _packets(path)
+    scrambled = 0
+    for at in range(0, len(data) - 187, 188):
+        pid = ((data[at + 1] & 0x1F) << 8) | data[at + 2]
+        if pid in media and data[at + 3] & 0x10:  # a media packet with payload
+            data[at + 3] |= 0x80  # scrambling control '10': even key
+            scrambled += 1
+    path.write_bytes(bytes(data))
+    _require(scrambled > 10 and _packets(path) == clear,
+             f"scrambled_ts: {scrambled} packets scrambled, demux {_packets(path)} of {clear}")
+
+
+def _stream_flood(path: Path) -> None:
+    _write(path, video=None, audio_streams=80, audio_codec="pcm_s16le", seconds=0.1,
+           fmt="matroska")
+    with av.open(str(path)) as container:
+        _require(len(container.streams.audio) == 80, "stream_flood: streams lost")
 
 
 def _rejected(name: str, filename: str, build: Callable[[Path], None],
@@ -478,7 +736,23 @@ CASES: list[CorpusCase] = [
     _rejected("hls_url", "stream.mp4", _hls_url, NEVER_FOLLOWED),
     _rejected("concat_list", "joined.mp4", _concat_list, NEVER_FOLLOWED),
     _rejected("mjpeg_codec", "mjpeg.mkv", _mjpeg_codec, "codec"),
-    _rejected("too_many_streams", "streams.mkv", _too_many_streams, "streams"),
+    _complete("many_audio_tracks", "streams.mkv", _many_audio_tracks, "10 audio streams"),
+    _rejected("stream_flood", "flood.mkv", _stream_flood, "too many streams"),
+    _complete("ac3_audio", "ac3.mp4", _ac3_with_video, None),
+    _complete("eac3_raw", "surround.eac3",
+              _audio_file("eac3", "eac3", "eac3", layouts=("5.1",)), "no video stream"),
+    _complete("alac_m4a", "lossless.m4a", _audio_file("alac", "ipod", "mp4"),
+              "no video stream"),
+    _complete("pcm_24bit_wav", "studio.wav", _audio_file("pcm_s24le", "wav", "wav"),
+              "no video stream"),
+    _complete("adts_aac", "voice.aac", _audio_file("aac", "adts", "aac"), "no video stream"),
+    _complete("animated_gif", "loop.gif", _gif, "no audio stream"),
+    _complete("av1_ivf", "clip.ivf", _av1_ivf, "no audio stream"),
+    _complete("mp3_cover", "song.mp3", _mp3_cover, "cover picture"),
+    _complete("dubbed_tracks", "dubbed.mkv", _dubbed_tracks, "stream 1 (the default)"),
+    _rejected("encrypted_mp4", "drm.mp4", _encrypted_mp4, "encrypted"),
+    _rejected("encrypted_webm", "drm.webm", _encrypted_webm, "encrypted"),
+    _rejected("scrambled_ts", "scrambled.ts", _scrambled_ts, "encrypted"),
 ]
 
 

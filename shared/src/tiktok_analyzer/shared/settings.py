@@ -103,16 +103,21 @@ class GateSettings(_Base):
     min_audio_rate: int = Field(default=8_000, gt=0)
     max_audio_rate: int = Field(default=192_000, gt=0)
     max_streams: int = Field(
-        default=8, gt=0, description="Audio, video and subtitle streams (attachments such as "
-                                     "fonts do not count)")
+        default=64, gt=0, description="Audio, video and subtitle streams (attachments such as "
+                                      "fonts and cover pictures do not count); far above any "
+                                      "recording, a bound on crafted files")
     containers: list[str] = Field(
         default_factory=lambda: ["mov", "mp4", "m4a", "3gp", "matroska", "webm", "mpegts",
-                                 "mp3", "ogg", "wav", "flac"],
+                                 "mp3", "ogg", "wav", "flac", "aac", "ac3", "eac3", "dts",
+                                 "aiff", "caf", "gif", "ivf"],
         description="FFmpeg demuxer names (any name of a demuxer's alias list counts)")
     video_codecs: list[str] = Field(
-        default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4"])
+        default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "gif"])
     audio_codecs: list[str] = Field(
-        default_factory=lambda: ["aac", "opus", "mp3", "vorbis", "flac", "pcm_s16le"])
+        default_factory=lambda: ["aac", "opus", "mp3", "vorbis", "flac", "ac3", "eac3", "dts",
+                                 "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be",
+                                 "pcm_s32le", "pcm_s32be", "pcm_f32le", "pcm_f32be",
+                                 "pcm_f64le", "pcm_u8", "pcm_mulaw", "pcm_alaw"])
     probe_timeout_s: float = Field(default=20.0, gt=0, description="Wall limit of the probe")
     probe_memory_bytes: int = Field(
         default=1024**3, gt=0, description="Address-space limit of the probe subprocess")

@@ -52,6 +52,7 @@ from tiktok_analyzer.shared.contracts.events import (
     FrameSignals,
     Group,
     GroupPlan,
+    MediaInfo,
     SampledFrame,
     SamplingManifest,
     VideoAccepted,
@@ -521,6 +522,23 @@ def _ahead(items: Generator[T, None, None], depth: int, name: str) -> Generator[
         worker.join()
 
 
+def _chosen_streams(container: Any, media: MediaInfo) -> tuple[Any, Any]:
+    """The video and audio streams the gate chose (``MediaInfo``'s indices). Events from
+    before the gate named them: the first video stream that is not a cover picture, the first
+    audio stream."""
+    import av
+
+    def pick(index: int | None, streams: Any, kind: str) -> Any:
+        if index is not None and 0 <= index < len(container.streams):
+            stream = container.streams[index]
+            return stream if stream.type == kind else None
+        cover = av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
+        return next((s for s in streams if not s.disposition & cover), None)
+
+    return (pick(media.video_stream_index, container.streams.video, "video"),
+            pick(media.audio_stream_index, container.streams.audio, "audio"))
+
+
 def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
             settings: SamplingSettings, pipeline: PipelineSettings
             ) -> Generator[SamplerEvent, None, None]:
@@ -531,8 +549,7 @@ def _sample(path: Path, accepted: VideoAccepted, packer: PayloadPacker,
     log = _DecodeLog()
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            video = container.streams.video[0] if container.streams.video else None
-            audio = container.streams.audio[0] if container.streams.audio else None
+            video, audio = _chosen_streams(container, accepted.media)
             if video is not None:
                 video.thread_type = "AUTO"  # frame + slice threads: decoding is the main cost
                 video.thread_count = settings.decoder_threads

@@ -6,9 +6,11 @@ or exhaust the process that opens it. ``gate.py`` starts it with a timeout; the 
 own address space, CPU time and file writes before importing FFmpeg.
 
 Order of checks: references first (playlists and concat lists are rejected from their bytes,
-before any demuxer could follow them), then the container allowlist, stream count, codecs,
-sizes, rates and duration, and last the first frame of each stream is decoded, which catches
-files whose headers parse but whose data does not.
+before any demuxer could follow them), then encryption (``protection.py``, also from the bytes:
+FFmpeg would decode ciphertext into noise), then the container allowlist, stream count, the
+choice of the video and main audio stream (``streams.py``; cover pictures are metadata),
+codecs, sizes, rates and duration, and last the first frame of each chosen stream is decoded,
+which catches files whose headers parse but whose data does not.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from tiktok_analyzer.ingest.protection import find_protection
+from tiktok_analyzer.ingest.streams import (
+    choose_audio,
+    choose_video,
+    counted_streams,
+    is_cover,
+    stream_warnings,
+)
 from tiktok_analyzer.shared.contracts.events import MediaInfo, StreamInfo
 from tiktok_analyzer.shared.errors import MediaRejected
 from tiktok_analyzer.shared.settings import GateSettings
@@ -46,6 +56,9 @@ _VFR_PACKETS = 240
 _SCAN_PACKETS = 2000
 _REORDER_DEPTH = 16
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya8", "ya16")
+# Packed RGB with an alpha byte: GIF and PNG decoders always give these, so alpha counts only
+# where a pixel of the first frame is actually transparent. Value: the alpha byte's position.
+_PACKED_ALPHA = {"rgba": 3, "bgra": 3, "argb": 0, "abgr": 0}
 
 
 def sniff_reference(head: bytes) -> str | None:
@@ -74,7 +87,7 @@ def _check_streams(container: Any, gate: GateSettings) -> None:
     if not names & set(gate.containers):
         raise MediaRejected(f"container {container.format.name} is not allowed "
                             f"(allowed: {', '.join(gate.containers)})")
-    counted = [s for s in container.streams if s.type in ("video", "audio", "subtitle")]
+    counted = counted_streams(container.streams)
     if len(counted) > gate.max_streams:
         raise MediaRejected(f"too many streams: {len(counted)} audio, video and subtitle "
                             f"streams (limit {gate.max_streams})")
@@ -148,6 +161,11 @@ def _scan(container: Any, video: Any, audio: Any) -> _Scan:
     scan = _Scan()
     streams = [s for s in (video, audio) if s is not None]
     for count, packet in enumerate(container.demux(streams)):
+        if packet.has_sidedata("encryption_info"):
+            # The demuxer found per-sample encryption the byte checks did not name.
+            raise MediaRejected(f"encrypted media ({packet.stream.type} packets carry "
+                                "encryption info): without the keys only noise would decode, "
+                                "so it is not analyzed")
         if packet.stream is video and packet.pts is not None and packet.size:
             scan.video_times.append(float(packet.pts * packet.time_base))
         wants_frame = (scan.video_frame is None and scan.video_error is None
@@ -182,9 +200,12 @@ def probe_file(path: Path, gate: GateSettings) -> tuple[MediaInfo, list[str]]:
         raise MediaRejected("empty file (0 bytes)")
     with path.open("rb") as f:
         reference = sniff_reference(f.read(4096))
-    if reference:
-        raise MediaRejected(f"playlist or reference file ({reference}): references to other "
-                            "files or URLs are never followed")
+        if reference:
+            raise MediaRejected(f"playlist or reference file ({reference}): references to "
+                                "other files or URLs are never followed")
+        protection = find_protection(f)
+    if protection:
+        raise MediaRejected(protection.reason())
     try:
         container = av.open(str(path), options=dict(_CONFINED), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as exc:
@@ -192,14 +213,22 @@ def probe_file(path: Path, gate: GateSettings) -> tuple[MediaInfo, list[str]]:
     warnings: list[str] = []
     with container:
         _check_streams(container, gate)
-        video = container.streams.video[0] if container.streams.video else None
-        audio = container.streams.audio[0] if container.streams.audio else None
+        keyed = [s for s in container.streams if s.metadata.get("enc_key_id")]
+        if keyed:  # Matroska tracks FFmpeg read an encryption key ID for
+            raise MediaRejected(f"encrypted media (Matroska track {keyed[0].index} has a "
+                                "content encryption key ID): without the keys only noise "
+                                "would decode, so it is not analyzed")
+        video = choose_video(container.streams, gate.video_codecs)
+        audio = choose_audio(container.streams, gate.audio_codecs)
         if video is None and audio is None:
-            raise MediaRejected("not a recognised media file (no video or audio stream)")
+            covers = [s for s in container.streams if is_cover(s)]
+            raise MediaRejected("not a recognised media file (no video or audio stream"
+                                + (", only a cover picture)" if covers else ")"))
         if video is not None:
             _check_video(video, gate)
         if audio is not None:
             _check_audio(audio, gate)
+        warnings += stream_warnings(container.streams, video, audio)
         duration = _duration(container, video, audio)
         if duration is not None and duration > gate.max_duration_s:
             raise MediaRejected(f"duration {duration:.0f} s is above the limit of "
@@ -230,6 +259,8 @@ def probe_file(path: Path, gate: GateSettings) -> tuple[MediaInfo, list[str]]:
             size_bytes=size,
             audio_codec=_codec_name(audio) if audio else None,
             audio_sample_rate=audio.codec_context.sample_rate if audio else None,
+            video_stream_index=video.index if video is not None else None,
+            audio_stream_index=audio.index if audio is not None else None,
             start_s=round(start_s, 6),
             streams=[_stream_info(s) for s in container.streams],
             **info,
@@ -255,8 +286,7 @@ def _video_facts(video: Any, scan: _Scan, warnings: list[str]) -> dict[str, Any]
     if abs(pixel_aspect - 1.0) > 0.01:
         warnings.append(f"non-square pixels (pixel aspect {sar.numerator}:{sar.denominator}): "
                         "frames are rescaled to square pixels")
-    alpha = (video.metadata.get("alpha_mode") == "1"
-             or frame.format.name.startswith(_ALPHA_FORMATS))
+    alpha = video.metadata.get("alpha_mode") == "1" or _has_alpha(frame)
     if alpha:
         warnings.append("alpha channel ignored: frames are analyzed as opaque")
     return {
@@ -271,7 +301,16 @@ def _video_facts(video: Any, scan: _Scan, warnings: list[str]) -> dict[str, Any]
     }
 
 
+def _has_alpha(frame: Any) -> bool:
+    name = frame.format.name
+    if name in _PACKED_ALPHA:
+        return bool((frame.to_ndarray()[..., _PACKED_ALPHA[name]] < 255).any())
+    return bool(name.startswith(_ALPHA_FORMATS))
+
+
 def _stream_info(s: Any) -> StreamInfo:
+    if is_cover(s):  # a still picture in the file's metadata, not a video
+        return StreamInfo(index=s.index, kind="other", codec=_codec_name(s))
     if s.type == "video":
         return StreamInfo(index=s.index, kind="video", codec=_codec_name(s),
                           width=s.codec_context.width, height=s.codec_context.height,

@@ -97,6 +97,12 @@ class MediaInfo(Model):
     variable_frame_rate: bool = False
     has_alpha: bool = False
     streams: list[StreamInfo] = Field(default_factory=list)
+    video_stream_index: int | None = Field(
+        default=None, description="The stream analyzed as video (cover pictures are never "
+                                  "chosen); absent in older events: the first video stream")
+    audio_stream_index: int | None = Field(
+        default=None, description="The stream analyzed as audio, the file's main mix; absent "
+                                  "in older events: the first audio stream")
 
 
 class UpstreamInfo(Model):
