@@ -51,7 +51,7 @@ def empty_model_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[stack_module.StackPaths]:
     paths = stack_module.StackPaths(cache=REPO / ".cache" / "infra",
-                                    state=REPO / ".cache" / "stack")
+                                    state=REPO / ".cache" / f"stack{stack_module.netns_suffix()}")
     already = all(stack_module.status(paths).values())
     stack_module.up(paths)
     yield paths

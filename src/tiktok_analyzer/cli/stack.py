@@ -43,7 +43,7 @@ class StackPaths:
     @classmethod
     def default(cls) -> StackPaths:
         root = Path(os.environ.get("TIKTOK_STACK_ROOT", Path.cwd() / ".cache"))
-        return cls(cache=root / "infra", state=root / "stack")
+        return cls(cache=root / "infra", state=root / f"stack{netns_suffix()}")
 
     @property
     def kafka_libs(self) -> Path:
@@ -52,6 +52,20 @@ class StackPaths:
     @property
     def minio_bin(self) -> Path:
         return toolchain.MINIO.path(self.cache)
+
+
+def netns_suffix() -> str:
+    """A stack started inside a named network namespace (``ip netns exec NAME``) has loopback
+    ports of its own, so it gets a state folder of its own too: two test runs isolated by
+    namespaces on one machine must not share Kafka's log folder or the pid files."""
+    try:
+        mine = os.stat("/proc/self/ns/net").st_ino
+        for named in Path("/run/netns").iterdir():
+            if named.stat().st_ino == mine:
+                return f"-{named.name}"
+    except OSError:  # no /proc or no named namespaces: the default folder
+        pass
+    return ""
 
 
 def _host_port(address: str) -> tuple[str, int]:

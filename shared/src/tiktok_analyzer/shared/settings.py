@@ -154,6 +154,10 @@ class AggregatorSettings(_Base):
                     "(a new report version)")
     check_interval_s: float = Field(
         default=1.0, gt=0, description="How often deadlines are checked")
+    handler_attempts: int = Field(
+        default=3, ge=1,
+        description="Tries of a message whose handling raises (not an outage: those are "
+                    "waited out) before it is dead-lettered")
 
 
 class ObservabilitySettings(_Base):

@@ -39,6 +39,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -55,6 +56,7 @@ from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, REPORTS, SERV
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.infra.kafka import Poison, adapter_for, dead_letter, decode, make_broker
 from tiktok_analyzer.shared.infra.kafka import publish as publish_event
+from tiktok_analyzer.shared.infra.outage import KAFKA, retry_async
 from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.observability.observer import Observer, setup_process
@@ -70,6 +72,16 @@ class _ReportedRef(BaseModel):
     video_id: str
     report_version: int = 1
     status: ReportStatus
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The latest report of a video on the report topic."""
+
+    version: int
+    status: ReportStatus
+    at: float  # when it was written (epoch seconds)
 
 
 log = logging.getLogger(__name__)
@@ -112,7 +124,7 @@ class AggregatorService:
         self.board = StatusBoard(self.store, self.storage.work_bucket)
         self.pages = PageWriter(self.store, self.storage.report_bucket)
         self.progress: dict[str, ThrottledStatus] = {}
-        self.reported: dict[str, tuple[int, ReportStatus]] = {}
+        self.reported: dict[str, _Known] = {}
         self.partitions: dict[TopicPartition, _Partition] = {}
         self.video_partition: dict[str, TopicPartition] = {}
         self.consumer = AIOKafkaConsumer(
@@ -123,7 +135,11 @@ class AggregatorService:
     # --- what was already reported --------------------------------------------------------
 
     async def load_reported(self) -> None:
-        """Read the report topic from its beginning to its current end."""
+        """Read the report topic from its beginning to its current end (waiting out a broker
+        outage: without it, reports already published could be published again)."""
+        await retry_async(KAFKA, f"read {REPORTS.name}", self._load_reported)
+
+    async def _load_reported(self) -> None:
         reader = AIOKafkaConsumer(REPORTS.name, bootstrap_servers=self.kafka.bootstrap_servers,
                                   group_id=None, enable_auto_commit=False,
                                   auto_offset_reset="earliest")
@@ -145,20 +161,27 @@ class AggregatorService:
 
     def _remember(self, report: FinalReport | _ReportedRef) -> None:
         known = self.reported.get(report.video_id)
-        if known is None or report.report_version > known[0]:
-            self.reported[report.video_id] = (report.report_version, report.status)
+        if known is None or report.report_version > known.version:
+            at = report.created_at.timestamp() if report.created_at else time.time()
+            self.reported[report.video_id] = _Known(report.report_version, report.status, at)
 
-    def _closed(self, video_id: str) -> bool:
-        """Already reported and not held here. A partial report can still become complete,
-        but only in the process that holds the video's state; after a restart its late results
-        are skipped (the partial report stands)."""
-        return video_id in self.reported and video_id not in self.aggregator.videos
+    def _late_window_open(self, known: _Known, now: float) -> bool:
+        return (known.status is ReportStatus.PARTIAL
+                and now - known.at < self.settings.late_window_s)
+
+    def _closed(self, video_id: str, now: float) -> bool:
+        """Already reported for good and not held here. A partial report stays open for late
+        results during the late window, in this process or, after a restart, in the one that
+        re-reads the video (its offsets stay uncommitted until the window closes)."""
+        known = self.reported.get(video_id)
+        return (known is not None and video_id not in self.aggregator.videos
+                and not self._late_window_open(known, now))
 
     # --- reports ----------------------------------------------------------------------------
 
     async def emit(self, report: FinalReport) -> None:
         known = self.reported.get(report.video_id)
-        if known is not None and known[0] >= report.report_version:
+        if known is not None and known.version >= report.report_version:
             log.info("report %s v%d already on the topic: not published again",
                      report.video_id, report.report_version)
             return
@@ -229,7 +252,7 @@ class AggregatorService:
         if isinstance(decoded, Poison):
             await dead_letter(self.broker, _Record(record, record.value), decoded,  # type: ignore[arg-type]
                               GROUP, self.kafka)
-        elif not self._closed(decoded.video_id):
+        elif not self._closed(decoded.video_id, time.time()):
             video_id = decoded.video_id
             logs.bind_video(video_id)
             telemetry.set_video(video_id)
@@ -238,6 +261,10 @@ class AggregatorService:
             if video_id not in self.aggregator.videos:
                 part.first_offset.setdefault(video_id, record.offset)
                 self.video_partition[video_id] = tp
+                known = self.reported.get(video_id)
+                if known is not None:  # re-read after a restart, its partial report out
+                    self.aggregator.resume(video_id, known.version, known.at,
+                                           first_seen=record.timestamp / 1000)
             reports = self.aggregator.handle(decoded, now=record.timestamp / 1000)
             for report in reports:
                 await self.emit(report)
@@ -260,15 +287,21 @@ class AggregatorService:
         assigned = self.consumer.assignment()
         offsets = {tp: OffsetAndMetadata(safe, "") for tp, part in self.partitions.items()
                    if tp in assigned and (safe := part.safe_offset()) is not None}
-        if offsets:
+        if not offsets:
+            return
+        try:
             await self.consumer.commit(offsets)
+        except Exception as exc:
+            # A broker outage or a rebalance: the next loop commits again, and anything not
+            # committed is re-read and deduplicated; exiting would help nobody.
+            log.warning("commit failed (%s: %s); retried on the next loop",
+                        type(exc).__name__, exc)
 
     async def expire(self) -> None:
         for report in self.aggregator.expire(time.time()):
             await self.emit(report)
-            # A partial report releases the offsets: late results are joined while this
-            # process holds the video, but a restart does not wait for them.
-            self._release(report.video_id)
+            # A partial report keeps the video's offsets until its late window closes, so a
+            # restart re-reads it and can still complete it with late results.
         for video_id in [v for v in self.video_partition if v not in self.aggregator.videos]:
             self._release(video_id)  # dropped without a report (nothing to report it from)
         for video_id in [v for v in self.trace_parents if v not in self.aggregator.videos]:
@@ -294,11 +327,32 @@ class AggregatorService:
         the open videos are then rebuilt as their messages are re-read."""
         return None if self.assigned else "waiting for a partition assignment"
 
+    async def handle_or_park(self, record: Any) -> None:
+        """``consume`` one record. Outages are waited out below (``outage``); anything else
+        raised is a bug or a message this code cannot handle: retried a few times with backoff,
+        then dead-lettered with the reason, so the partition keeps flowing."""
+        for attempt in range(self.settings.handler_attempts):
+            try:
+                await self.consume(record)
+                return
+            except Exception as exc:
+                failure = exc
+                log.exception("handling %s/%d@%d failed (attempt %d of %d)", record.topic,
+                              record.partition, record.offset, attempt + 1,
+                              self.settings.handler_attempts)
+                await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
+        reason = f"handler failed {self.settings.handler_attempts} times: " \
+                 f"{type(failure).__name__}: {failure}"[:500]
+        await dead_letter(self.broker, _Record(record, record.value),  # type: ignore[arg-type]
+                          Poison("handler_error", reason), GROUP, self.kafka)
+        tp = TopicPartition(record.topic, record.partition)
+        self.partitions.setdefault(tp, _Partition()).next_offset = record.offset + 1
+
     async def run(self, stop: asyncio.Event, on_ready: Any = None) -> None:
-        await self.broker.connect()
+        await retry_async(KAFKA, "connect", self.broker.connect)
         await self.load_reported()
         self.consumer.subscribe([AGGREGATOR_IN.name], listener=_Rebalance(self))
-        await self.consumer.start()
+        await retry_async(KAFKA, "start the consumer", self.consumer.start)
         log.info("aggregator %s (%d videos already reported)", READY_LINE, len(self.reported))
         if on_ready is not None:
             on_ready()
@@ -308,7 +362,7 @@ class AggregatorService:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
                 for records in batches.values():
                     for record in records:
-                        await self.consume(record)
+                        await self.handle_or_park(record)
                 if time.monotonic() - last_check >= self.settings.check_interval_s:
                     last_check = time.monotonic()
                     await self.expire()

@@ -114,6 +114,15 @@ class Aggregator:
             return [self._finish(event.video_id, self._report(event.video_id, state))]
         return []
 
+    def resume(self, video_id: str, version: int, reported_at: float, first_seen: float
+               ) -> None:
+        """Hold again a video whose report (``version``, a partial one) another process or
+        an earlier run already published: its messages are being re-read, and late results
+        may still complete it as the next version within the late window."""
+        self.finished.pop(video_id, None)
+        self.videos[video_id] = _VideoState(first_seen=first_seen, reported_version=version,
+                                            reported_at=reported_at)
+
     def expire(self, now: float | None = None) -> list[FinalReport]:
         """Partial reports for videos past their deadline; forgets partially reported videos
         whose late window has closed."""

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from tiktok_analyzer.shared.contracts.events import Blob, InlineBlob, ObjectRef, StoredBlob
 from tiktok_analyzer.shared.errors import PayloadError
+from tiktok_analyzer.shared.infra.outage import MINIO, retry_call
 
 DEFAULT_INLINE_LIMIT = 256 * 1024
 
@@ -78,7 +79,10 @@ class LocalBlobStore:
 
 
 class MinioBlobStore:
-    """The real object store. The client is thread-safe; one per process is enough."""
+    """The real object store. The client is thread-safe; one per process is enough.
+
+    Every call waits out a MinIO outage (``outage.retry_call``): a restart of MinIO delays
+    work instead of failing it, and readiness names the outage meanwhile."""
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, secure: bool) -> None:
         from minio import Minio
@@ -93,26 +97,31 @@ class MinioBlobStore:
         return cls(s.endpoint, s.access_key, s.secret_key.get_secret_value(), s.secure)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        retry_call(MINIO, f"put {bucket}/{key}", lambda: self.client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type=content_type))
 
     def get(self, bucket: str, key: str) -> bytes:
         from minio.error import S3Error
 
-        try:
+        def read() -> bytes:
             response = self.client.get_object(bucket, key)
+            try:
+                return bytes(response.read())
+            finally:
+                response.close()
+                response.release_conn()
+
+        try:
+            return retry_call(MINIO, f"get {bucket}/{key}", read)
         except S3Error as exc:
             raise PayloadError(f"cannot read {bucket}/{key}: {exc.code}") from exc
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
 
     def download(self, bucket: str, key: str, path: Path) -> None:
         from minio.error import S3Error
 
         try:
-            self.client.fget_object(bucket, key, str(path))
+            retry_call(MINIO, f"download {bucket}/{key}",
+                       lambda: self.client.fget_object(bucket, key, str(path)))
         except S3Error as exc:
             raise PayloadError(f"cannot download {bucket}/{key}: {exc.code}") from exc
 
@@ -120,7 +129,8 @@ class MinioBlobStore:
         from minio.error import S3Error
 
         try:
-            self.client.stat_object(bucket, key)
+            retry_call(MINIO, f"stat {bucket}/{key}",
+                       lambda: self.client.stat_object(bucket, key))
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
                 return False
@@ -131,15 +141,17 @@ class MinioBlobStore:
         from minio.error import S3Error
 
         try:
-            st = self.client.stat_object(bucket, key)
+            st = retry_call(MINIO, f"stat {bucket}/{key}",
+                            lambda: self.client.stat_object(bucket, key))
         except S3Error as exc:
             raise PayloadError(f"cannot read {bucket}/{key}: {exc.code}") from exc
         return ObjectRef(bucket=bucket, key=key, version_id=st.version_id or None,
                          etag=(st.etag or "").strip('"') or None, size=st.size)
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
-        return [o.object_name for o in self.client.list_objects(bucket, prefix, recursive=True)
-                if o.object_name and not o.is_dir]
+        return retry_call(MINIO, f"list {bucket}/{prefix}", lambda: [
+            o.object_name for o in self.client.list_objects(bucket, prefix, recursive=True)
+            if o.object_name and not o.is_dir])
 
 
 class PayloadPacker:

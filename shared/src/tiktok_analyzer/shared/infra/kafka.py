@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from tiktok_analyzer.shared.contracts.topics import DEADLETTER, Topic
 from tiktok_analyzer.shared.infra import cloudevents
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
+from tiktok_analyzer.shared.infra.outage import KAFKA, retry_async
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ErrorKind = Literal["invalid_json", "schema", "unknown_version", "oversize"]
+# handler_error: the message decoded but handling it kept failing (a bug, not an outage).
+ErrorKind = Literal["invalid_json", "schema", "unknown_version", "oversize", "handler_error"]
 
 
 class MessageScope(BaseMiddleware):
@@ -84,13 +86,12 @@ def encode(event: BaseModel) -> bytes:
 async def publish(broker: KafkaBroker, event: Any, topic: Topic) -> None:
     """Publish keyed by video ID, so every message of a video shares one partition, with the
     CloudEvents Kafka binding's headers (``cloudevents``)."""
-    await broker.publish(
-        encode(event),
-        topic=topic.name,
-        key=event.video_id.encode(),
-        headers={"event-kind": getattr(event, "kind", type(event).__name__),
-                 **cloudevents.headers_for(event, metrics.service() or "tiktok-analyzer")},
-    )
+    body = encode(event)
+    headers = {"event-kind": getattr(event, "kind", type(event).__name__),
+               **cloudevents.headers_for(event, metrics.service() or "tiktok-analyzer")}
+    # A broker restart delays the publish (the message is not lost, the offset not committed).
+    await retry_async(KAFKA, f"publish to {topic.name}", lambda: broker.publish(
+        body, topic=topic.name, key=event.video_id.encode(), headers=headers))
 
 
 # --- decoding and dead letters ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tiktok_analyzer.shared.contracts.topics import SERVICES, Service
+from tiktok_analyzer.shared.infra.outage import OUTAGES
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.observability.health import Check, ObservabilityServer
 from tiktok_analyzer.shared.settings import ObservabilitySettings
@@ -35,7 +36,9 @@ class Observer:
         self.service = service
         self.settings = settings or ObservabilitySettings()
         self.started = False
-        self.checks: dict[str, Check] = {"started": self._started, **checks}
+        # "dependencies": a MinIO or Kafka outage this process is waiting out (infra.outage).
+        self.checks: dict[str, Check] = {"started": self._started,
+                                         "dependencies": OUTAGES.check, **checks}
         self.consumers = consumers
         self.gpu = gpu
         self._server: ObservabilityServer | None = None
