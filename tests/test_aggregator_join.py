@@ -98,8 +98,7 @@ def test_summary_block_fills_what_ran_and_names_what_did_not() -> None:
     assert summary.tempo_bpm is None
     assert summary.unavailable["tempo_bpm"].startswith("analyzer audio_features skipped")
     assert summary.unavailable["speech_ratio"] == "needs analyzer audio_events (not enabled)"
-    assert summary.unavailable["text_screen_share"] == (
-        "no installed analyzer provides text_screen_share")
+    assert summary.unavailable["text_screen_share"] == "needs analyzer ocr (not enabled)"
     assert "sharpness_mean" not in summary.unavailable
     assert [e.t for e in report.timeline if e.label == "shot start"] == [1.0, 2.5, 6.0]
 

@@ -166,7 +166,10 @@ class LightRun:
     summaries: dict[str, Summary]
 
 
-def run_light(path: Path, keys: Sequence[str], blobs: Path, **settings: Any) -> LightRun:
+def run_light(path: Path, keys: Sequence[str], blobs: Path, models: Path | None = None,
+              **settings: Any) -> LightRun:
+    """The sampler and the light group's analyzers ``keys`` on ``path``; ``models``: a model
+    store holding weights (default: an empty one)."""
     from tiktok_analyzer.frame_sampler.stage import sample_video
     from tiktok_analyzer.shared.contracts.events import MediaInfo, ObjectRef, VideoAccepted
     from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker
@@ -188,7 +191,7 @@ def run_light(path: Path, keys: Sequence[str], blobs: Path, **settings: Any) -> 
     batches = [e for e in events if isinstance(e, FrameBatch)]
     analyzers = [discover()[k]() for k in keys]
     runner = GroupRunner(Group.GPU_LIGHT, analyzers,
-                         LoadContext(ModelStore(blobs / "no-models"), "cpu"))
+                         LoadContext(ModelStore(models or blobs / "no-models"), "cpu"))
     runner.load()
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
     try:

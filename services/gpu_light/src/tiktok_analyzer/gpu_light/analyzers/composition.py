@@ -137,7 +137,10 @@ def _boxes_by_time(key: str, outcome: AnalyzerOutcome | None
     boxes: dict[float, list[Detection]] = {}
     for record in outcome.records:
         try:
-            frame = FrameDetections.model_validate(record.model_dump())
+            # Only the boxes: an upstream's records may carry more (ocr's say how each
+            # frame was read), which is no concern of composition's.
+            frame = FrameDetections.model_validate(
+                record.model_dump(include={"t", "detections"}))
         except ValidationError:
             return None, f"analyzer {key}'s records are not frame detections"
         boxes[round(frame.t, 3)] = list(frame.detections)
