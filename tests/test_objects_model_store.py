@@ -17,7 +17,7 @@ import pytest
 import torch
 from plugin_helpers import as_json
 
-from tiktok_analyzer.gpu_heavy.analyzers.objects import ObjectsAnalyzer
+from tiktok_analyzer.gpu_heavy.analyzers.objects import ObjectsAnalyzer, ObjectsConfig
 from tiktok_analyzer.gpu_heavy.safe_checkpoint import UnsafeCheckpoint, load_checkpoint
 from tiktok_analyzer.shared.contracts.events import AnalyzerStatus, Group
 from tiktok_analyzer.shared.contracts.results import FrameDetections
@@ -108,3 +108,22 @@ def test_a_broken_weights_file_fails_only_that_analyzer(tmp_path: Path) -> None:
     (run,) = runner.run(batch())
     assert run.status is AnalyzerStatus.FAILED
     assert run.reason and run.reason.startswith("load failed")
+
+
+def test_one_call_over_several_videos_gives_each_the_records_it_gets_alone(
+        store_with_random_yolo: ModelStore) -> None:
+    # confidence 0: random weights then still give boxes (max_detections per frame), so the
+    # comparison covers boxes, not only empty lists. A landscape video among portrait ones
+    # takes a pass of its own shape.
+    analyzer = ObjectsAnalyzer(ObjectsConfig(confidence=0.0, max_detections=5))
+    analyzer.load(LoadContext(model_store=store_with_random_yolo, device="cpu"))
+    rng = np.random.default_rng(2)
+    batches = [FramesInput(video, 0, [DecodedFrame(i, i / 2, rng.integers(0, 255, shape,
+                                                                          dtype=np.uint8))
+                                      for i in range(count)])
+               for video, shape, count in [("a", (640, 360, 3), 3), ("b", (360, 640, 3), 2),
+                                           ("c", (640, 360, 3), 2)]]
+    together = analyzer.process_many(batches)
+    assert [[len(r.detections) for r in records] for records in together] == [
+        [5, 5, 5], [5, 5], [5, 5]]
+    assert together == [analyzer.process(b) for b in batches]

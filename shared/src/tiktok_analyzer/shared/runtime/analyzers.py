@@ -19,10 +19,11 @@ that owns everything about it:
   ``timeline()`` (events on the report's timeline), and the headline metrics it fills
   (``headline`` names the fields, ``report_metrics()`` gives their values).
 
-The runner adds what every analyzer needs and none should write: device choice, batching, a
-timeout, error isolation. Records stay typed through the runner; ``AnalyzerOutcome.to_event``
-serialises them at the transport edge. The same analyzer objects run under Kafka and in one
-process.
+The runner adds what every analyzer needs and none should write: device choice, batching (frames
+of several batches, possibly of several videos, packed into each model call), halving a call
+that runs out of GPU memory, a timeout, error isolation. Records stay typed through the
+runner; ``AnalyzerOutcome.to_event`` serialises them at the transport edge. The same analyzer
+objects run under Kafka and in one process.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ from tiktok_analyzer.shared.contracts.events import (
 )
 from tiktok_analyzer.shared.contracts.results import Record, Summary
 from tiktok_analyzer.shared.errors import ConfigError, WeightsMissing
+from tiktok_analyzer.shared.runtime.gpu import (
+    cap_memory,
+    free_accelerator_memory,
+    is_out_of_memory,
+)
 from tiktok_analyzer.shared.runtime.models import enforce_offline, resolve_device
 
 if TYPE_CHECKING:
@@ -280,6 +286,14 @@ class Analyzer(ABC, Generic[ConfigT, InputT, RecordT, SummaryT]):
     def process(self, batch: InputT) -> Sequence[RecordT]:
         """Analyze one batch and return time-stamped records."""
 
+    def process_many(self, batches: Sequence[InputT]) -> Sequence[Sequence[RecordT]]:
+        """Analyze several inputs in one call, possibly of different videos, and return each
+        one's records, in order. The runner packs the frames of the batches in flight into
+        calls of at most ``effective_batch_size`` frames (``pack_calls``), so a model that
+        takes a list (YOLO, a transformers processor) runs them as one forward pass: override
+        this for such a model. The default analyzes them one after another."""
+        return [self.process(batch) for batch in batches]
+
     def close(self) -> None:
         """Release models and device memory."""
 
@@ -378,14 +392,91 @@ def dependency_order(analyzers: Sequence[AnyAnalyzer]) -> list[AnyAnalyzer]:
     return ordered
 
 
-def split_batch(batch: AnalyzerInput, size: int) -> list[AnalyzerInput]:
-    """Frames in slices of ``size`` (an analyzer's batch size), the signals with the first; an
-    audio chunk stays whole."""
-    if isinstance(batch, FramesInput) and len(batch.frames) > size:
-        return [replace(batch, frames=batch.frames[i:i + size],
-                        signals=batch.signals if i == 0 else None)
-                for i in range(0, len(batch.frames), size)]
-    return [batch]
+def work_size(item: AnalyzerInput) -> int:
+    """What an input weighs against a call's batch size: its frames; an audio chunk or a
+    signals-only input counts one."""
+    return max(1, len(item.frames)) if isinstance(item, FramesInput) else 1
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of one of the batches a runner call analyzes (``owner``: its position)."""
+
+    owner: int
+    input: AnalyzerInput
+
+    @property
+    def size(self) -> int:
+        return work_size(self.input)
+
+
+@dataclass
+class _CallState:
+    """What one analyzer's calls on a set of batches produced so far, per batch (owner)."""
+
+    records: dict[int, list[Record]]
+    errors: dict[int, str] = field(default_factory=dict)
+    elapsed: dict[int, float] = field(default_factory=dict)
+
+    def spent(self, pieces: Sequence[Piece], seconds: float) -> None:
+        """A call's time, shared among its batches by their frames."""
+        total = sum(p.size for p in pieces)
+        for piece in pieces:
+            self.elapsed[piece.owner] = (self.elapsed.get(piece.owner, 0.0)
+                                         + seconds * piece.size / total)
+
+
+def _cut(item: FramesInput, count: int) -> tuple[FramesInput, FramesInput]:
+    """The first ``count`` frames and the rest; the signals go with the first part."""
+    return (replace(item, frames=item.frames[:count]),
+            replace(item, frames=item.frames[count:], signals=None))
+
+
+def pack_calls(items: Sequence[tuple[int, AnalyzerInput]], size: int) -> list[list[Piece]]:
+    """Model calls of at most ``size`` frames each, filled in order from the batches' frames:
+    a batch that does not fit in what is left of a call is cut, its frames keep their order,
+    and an audio chunk (or a signals-only input) is never cut."""
+    calls: list[list[Piece]] = []
+    current: list[Piece] = []
+    room = size
+    for owner, item in items:
+        rest = item
+        while True:
+            if room == 0:
+                calls.append(current)
+                current, room = [], size
+            if work_size(rest) <= room:
+                current.append(Piece(owner, rest))
+                room -= work_size(rest)
+                break
+            assert isinstance(rest, FramesInput)  # only frames weigh more than one
+            head, rest = _cut(rest, room)
+            current.append(Piece(owner, head))
+            room = 0
+    if current:
+        calls.append(current)
+    return calls
+
+
+def halve(pieces: Sequence[Piece]) -> tuple[list[Piece], list[Piece]]:
+    """A call's pieces in two calls of about half the frames each (a piece cut if need be)."""
+    target = max(1, sum(p.size for p in pieces) // 2)
+    left: list[Piece] = []
+    right: list[Piece] = []
+    taken = 0
+    for piece in pieces:
+        if taken >= target:
+            right.append(piece)
+        elif taken + piece.size <= target:
+            left.append(piece)
+            taken += piece.size
+        else:
+            assert isinstance(piece.input, FramesInput)
+            head, tail = _cut(piece.input, target - taken)
+            left.append(Piece(piece.owner, head))
+            right.append(Piece(piece.owner, tail))
+            taken = target
+    return left, right
 
 
 _T = TypeVar("_T")
@@ -469,13 +560,22 @@ class GroupRunner:
         self.loaded = True
 
     def run(self, batch: AnalyzerInput) -> list[AnalyzerOutcome]:
-        outcomes: dict[str, AnalyzerOutcome] = {}
-        for analyzer in self.analyzers:
-            outcomes[analyzer.key] = self._run_one(analyzer, batch, outcomes)
-        return list(outcomes.values())
+        return self.run_many([batch])[0]
 
-    def _run_one(self, analyzer: AnyAnalyzer, batch: AnalyzerInput,
-                 earlier: Mapping[str, AnalyzerOutcome]) -> AnalyzerOutcome:
+    def run_many(self, batches: Sequence[AnalyzerInput]) -> list[list[AnalyzerOutcome]]:
+        """Every analyzer on several batches at once (possibly of different videos): each
+        analyzer's model calls take frames from all of them, up to its batch size
+        (``pack_calls``). The outcomes are per batch, as if each had run alone: one batch's
+        failure fails only that batch (a failed call of several batches is retried batch by
+        batch), and a GPU out-of-memory error halves the call and retries (``_execute``)."""
+        outcomes: list[dict[str, AnalyzerOutcome]] = [{} for _ in batches]
+        for analyzer in self.analyzers:
+            for owner, result in enumerate(self._run_analyzer(analyzer, batches, outcomes)):
+                outcomes[owner][analyzer.key] = result
+        return [list(per_batch.values()) for per_batch in outcomes]
+
+    def _run_analyzer(self, analyzer: AnyAnalyzer, batches: Sequence[AnalyzerInput],
+                      earlier: Sequence[Mapping[str, AnalyzerOutcome]]) -> list[AnalyzerOutcome]:
         def outcome(status: AnalyzerStatus, elapsed_s: float, reason: str | None = None,
                     records: Sequence[Record] = ()) -> AnalyzerOutcome:
             return AnalyzerOutcome(
@@ -485,41 +585,106 @@ class GroupRunner:
 
         if analyzer.key in self._unavailable:
             status, reason = self._unavailable[analyzer.key]
-            return outcome(status, 0.0, reason)
-        work: Callable[[Any], Sequence[Record]]
+            return [outcome(status, 0.0, reason) for _ in batches]
+        work: list[tuple[int, AnalyzerInput]] = []
+        for owner, batch in enumerate(batches):
+            mine: AnalyzerInput = batch
+            if isinstance(batch, FramesInput):
+                policy = analyzer.frame_policy(analyzer.config)
+                mine = batch.for_analyzer(analyzer.key,
+                                          signals=policy is not None and policy.signals)
+                if not mine.frames and mine.signals is None:
+                    continue  # none of its frames in this batch: ok, no records
+            work.append((owner, mine))
+        size = analyzer.effective_batch_size
+        call: Callable[[list[Piece]], Sequence[Sequence[Record]]]
         if isinstance(analyzer, DerivedAnalyzer):
-            upstream = {key: earlier[key] for key in analyzer.requires if key in earlier}
+            # derive() needs each batch's own upstream outcomes: calls never mix batches.
+            upstream = [{key: e[key] for key in analyzer.requires if key in e} for e in earlier]
+            calls = [c for item in work for c in pack_calls([item], size)]
 
-            def work(part: Any) -> Sequence[Record]:
-                return analyzer.derive(part, upstream)
+            def call(pieces: list[Piece]) -> Sequence[Sequence[Record]]:
+                return [analyzer.derive(p.input, upstream[p.owner]) for p in pieces]
         else:
-            work = analyzer.process
-        mine: AnalyzerInput = batch
-        if isinstance(batch, FramesInput):
-            policy = analyzer.frame_policy(analyzer.config)
-            mine = batch.for_analyzer(analyzer.key, signals=policy is not None and policy.signals)
-        started = time.perf_counter()
+            calls = pack_calls(work, size)
+
+            def call(pieces: list[Piece]) -> Sequence[Sequence[Record]]:
+                return analyzer.process_many([p.input for p in pieces])
+        state = _CallState({owner: [] for owner, _ in work})
         with tracer.start_as_current_span(
                 f"analyze {analyzer.key}",
                 attributes={"analyzer.key": analyzer.key, "analyzer.group": str(self.group),
                             "analyzer.device": analyzer.device,
-                            "batch.index": batch.batch_index}) as span:
-            try:
-                records: list[Record] = []
-                if not (isinstance(mine, FramesInput) and not mine.frames
-                        and mine.signals is None):
-                    for part in split_batch(mine, analyzer.effective_batch_size):
-                        output = self._workers[analyzer.key].call(
-                            functools.partial(work, part), analyzer.config.timeout_s)
-                        records.extend(check_records(analyzer.record_model, output))
-            except Exception as exc:
-                span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                            "batch.index": batches[0].batch_index if batches else -1,
+                            "batch.count": len(batches)}) as span:
+            for pieces in calls:
+                self._execute(analyzer, call, pieces, state)
+            if state.errors:
+                span.set_status(trace.StatusCode.ERROR, next(iter(state.errors.values())))
+        results = []
+        for owner in range(len(batches)):
+            elapsed = state.elapsed.get(owner, 0.0)
+            if owner in state.errors:
+                results.append(outcome(AnalyzerStatus.FAILED, elapsed, state.errors[owner]))
+            else:
+                results.append(outcome(AnalyzerStatus.OK, elapsed,
+                                       records=state.records.get(owner, [])))
+        return results
+
+    def _execute(self, analyzer: AnyAnalyzer,
+                 call: Callable[[list[Piece]], Sequence[Sequence[Record]]],
+                 pieces: list[Piece], state: _CallState) -> None:
+        """One model call on ``pieces``, its records appended to each owner's, in order.
+
+        * A CUDA out-of-memory error frees the cached memory and retries the call in two
+          halves, down to single frames; a frame that alone does not fit fails its batch with
+          the reason. The service keeps running, and the next batches try again at full size
+          (memory may have been taken by a neighbour only for a while).
+        * Another error in a call of several batches retries each batch alone, so that only
+          the batch that causes it fails; a timeout does not (the analyzer's thread is still
+          busy), and fails every batch of the call.
+        """
+        live = [p for p in pieces if p.owner not in state.errors]
+        if not live:
+            return
+        started = time.perf_counter()
+        try:
+            output = self._workers[analyzer.key].call(functools.partial(call, live),
+                                                      analyzer.config.timeout_s)
+            if len(output) != len(live):
+                raise ValueError(f"process_many returned {len(output)} results for "
+                                 f"{len(live)} inputs")
+            checked = [check_records(analyzer.record_model, out) for out in output]
+        except Exception as exc:
+            state.spent(live, time.perf_counter() - started)
+            owners = sorted({p.owner for p in live})
+            if is_out_of_memory(exc):
+                free_accelerator_memory()
+                frames = sum(p.size for p in live)
+                if frames > 1:
+                    log.warning("analyzer %s ran out of GPU memory on %d frames; retrying in "
+                                "halves", analyzer.key, frames)
+                    for half in halve(live):
+                        self._execute(analyzer, call, half, state)
+                    return
+                reason = f"out of GPU memory on a single frame: {type(exc).__name__}: {exc}"
+            elif len(owners) > 1 and not isinstance(exc, TimeoutError):
+                for owner in owners:
+                    self._execute(analyzer, call, [p for p in live if p.owner == owner], state)
+                return
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
+            for piece in live:
+                batch = piece.input
                 log.log(logging.WARNING if isinstance(exc, TimeoutError) else logging.ERROR,
                         "analyzer %s failed on %s batch %d: %s", analyzer.key, batch.video_id,
-                        batch.batch_index, exc, exc_info=not isinstance(exc, TimeoutError))
-                return outcome(AnalyzerStatus.FAILED, time.perf_counter() - started,
-                               f"{type(exc).__name__}: {exc}")
-        return outcome(AnalyzerStatus.OK, time.perf_counter() - started, records=records)
+                        batch.batch_index, exc,
+                        exc_info=not isinstance(exc, TimeoutError) and piece is live[0])
+                state.errors.setdefault(piece.owner, reason)
+            return
+        state.spent(live, time.perf_counter() - started)
+        for piece, records in zip(live, checked, strict=True):
+            state.records[piece.owner].extend(records)
 
     def close(self) -> None:
         for analyzer in self.analyzers:
@@ -567,8 +732,12 @@ def build_analyzers(keys: Sequence[str], configs: Mapping[str, Mapping[str, Any]
 
 
 def make_runner(group: Group, keys: Sequence[str], model_store: ModelStore, device: str,
-                configs: Mapping[str, Mapping[str, Any]] | None = None) -> GroupRunner:
+                configs: Mapping[str, Mapping[str, Any]] | None = None,
+                memory_fraction: float | None = None) -> GroupRunner:
+    """The group's runner with its analyzers loaded; ``memory_fraction`` caps this process's
+    share of the GPU (``TIKTOK_GPU_MEMORY_FRACTION``) before any model takes memory."""
     enforce_offline()
+    cap_memory(memory_fraction, resolve_device(device))
     runner = GroupRunner(group, build_analyzers(keys, configs),
                          LoadContext(model_store=model_store, device=device))
     runner.load()

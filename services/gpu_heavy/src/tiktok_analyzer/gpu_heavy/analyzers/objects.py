@@ -86,7 +86,8 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
     key: ClassVar[str] = "objects"
     group: ClassVar[Group] = Group.GPU_HEAVY
     version: ClassVar[str] = "1"
-    batch_size: ClassVar[int] = 4
+    # Frames per forward pass; on a GPU the runner fills it from several videos' batches.
+    batch_size: ClassVar[int] = 16
     # 2 fps: boxes of a moving object still overlap from one frame to the next.
     inputs = FramePolicy(every_s=0.5, shot_starts=True)
     config_model = ObjectsConfig
@@ -117,26 +118,45 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
         self.model_id, self.model_revision = pinned.model_id, pinned.revision
 
     def process(self, batch: FramesInput) -> list[FrameDetections]:
+        return self.process_many([batch])[0]
+
+    def process_many(self, batches: Sequence[FramesInput]) -> list[list[FrameDetections]]:
+        """One YOLO forward pass per frame shape over every frame of ``batches`` (the runner
+        packs frames of several videos into one call). Frames of one shape share a pass
+        because ultralytics letterboxes a mixed batch to full squares, which costs more than
+        a pass per shape (short videos are nearly all one portrait shape anyway)."""
         cfg = self.config
-        results: list[Any] = self.yolo.predict(
-            [frame.rgb[..., ::-1] for frame in batch.frames],  # ultralytics takes BGR arrays
-            imgsz=cfg.image_size, conf=cfg.confidence, iou=cfg.iou, max_det=cfg.max_detections,
-            device=self.device, verbose=False,
-        )
-        records = []
-        for frame, result in zip(batch.frames, results, strict=True):
-            boxes: Any = result.boxes  # ultralytics types a result as Results | Tensor
-            detections = [
-                Detection(label=self.names.get(int(cls), str(int(cls))), class_id=int(cls),
-                          confidence=round(float(conf), 4),
-                          # x1 y1 x2 y2, 0..1 of the frame
-                          box=(round(box[0], 4), round(box[1], 4), round(box[2], 4),
-                               round(box[3], 4)))
-                for box, conf, cls in zip(boxes.xyxyn.tolist(), boxes.conf.tolist(),
-                                          boxes.cls.tolist(), strict=True)
-            ]
-            records.append(FrameDetections(t=frame.t, detections=detections))
-        return records
+        frames = [frame for batch in batches for frame in batch.frames]
+        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for n, frame in enumerate(frames):
+            by_shape[frame.rgb.shape].append(n)
+        detected: dict[int, FrameDetections] = {}
+        for indexes in by_shape.values():
+            results: list[Any] = self.yolo.predict(
+                [frames[n].rgb[..., ::-1] for n in indexes],  # ultralytics takes BGR arrays
+                imgsz=cfg.image_size, conf=cfg.confidence, iou=cfg.iou,
+                max_det=cfg.max_detections, device=self.device, verbose=False,
+            )
+            for n, result in zip(indexes, results, strict=True):
+                detected[n] = FrameDetections(t=frames[n].t, detections=self._detections(result))
+        out: list[list[FrameDetections]] = []
+        start = 0
+        for batch in batches:
+            out.append([detected[n] for n in range(start, start + len(batch.frames))])
+            start += len(batch.frames)
+        return out
+
+    def _detections(self, result: Any) -> list[Detection]:
+        boxes: Any = result.boxes  # ultralytics types a result as Results | Tensor
+        return [
+            Detection(label=self.names.get(int(cls), str(int(cls))), class_id=int(cls),
+                      confidence=round(float(conf), 4),
+                      # x1 y1 x2 y2, 0..1 of the frame
+                      box=(round(box[0], 4), round(box[1], 4), round(box[2], 4),
+                           round(box[3], 4)))
+            for box, conf, cls in zip(boxes.xyxyn.tolist(), boxes.conf.tolist(),
+                                      boxes.cls.tolist(), strict=True)
+        ]
 
     def close(self) -> None:
         self.yolo = None
