@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 # One lock key per analyzer whose weights a registry package ships; add keys here.
-DEFAULT_MODEL_PULLS="ocr"
+DEFAULT_MODEL_PULLS="ocr faces hands pose"
 MODEL_PULLS="${DEMO_MODEL_PULLS-$DEFAULT_MODEL_PULLS}"
 
 for key in $MODEL_PULLS; do

@@ -156,9 +156,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_chaos(args: argparse.Namespace) -> int:
-    from tiktok_analyzer.cli.chaos import run_chaos
+    from tiktok_analyzer.cli.chaos import Faults, run_chaos
 
-    result = run_chaos(args.videos, args.kills_per_service, args.log_dir, seed=args.seed,
+    faults = Faults(kills_per_service=args.kills_per_service, together=args.kill_together,
+                    together_rounds=args.together_rounds if args.kill_together else 0,
+                    broker_restarts=args.restart_broker, minio_restarts=args.restart_minio)
+    result = run_chaos(args.videos, faults, args.log_dir, seed=args.seed,
                        timeout_s=args.timeout)
     print(result.line())
     return EXIT_OK if result.ok else EXIT_ERROR
@@ -215,6 +218,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from tiktok_analyzer.shared.errors import ConfigError
     from tiktok_analyzer.shared.runtime.models import FolderState, ModelStore
     from tiktok_analyzer.shared.settings import ModelStoreSettings
 
@@ -239,9 +243,19 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"error: no pinned model for {unknown}; pinned: {sorted(store.lock)}",
               file=sys.stderr)
         return EXIT_USAGE
+    failed = []
     for key in args.keys or sorted(store.lock):
-        for path in store.pull(key, progress=lambda m: print(m, file=sys.stderr)):
+        try:
+            paths = store.pull(key, progress=lambda m: print(m, file=sys.stderr))
+        except (ConfigError, OSError) as exc:  # every source failed: say which and go on
+            print(f"error: {exc}", file=sys.stderr)
+            failed.append(key)
+            continue
+        for path in paths:
             print(f"{key}: {path}")
+    if failed:
+        print(f"not pulled: {' '.join(failed)}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -352,10 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
     follow_arguments(p)
     p.set_defaults(func=follow_run)
 
-    p = sub.add_parser("chaos", help="run videos through Kafka while SIGKILLing every service; "
-                                     "check one report per video (exit 1 otherwise)")
+    p = sub.add_parser("chaos", help="run videos through Kafka while SIGKILLing every service "
+                                     "(and restarting the broker and MinIO if asked); check "
+                                     "one report per video (exit 1 otherwise)")
     p.add_argument("--videos", type=int, default=20)
     p.add_argument("--kills-per-service", type=int, default=3)
+    p.add_argument("--kill-together", type=int, default=0, metavar="K",
+                   help="also SIGKILL K services at the same moment (see --together-rounds)")
+    p.add_argument("--together-rounds", type=int, default=2,
+                   help="how many times --kill-together happens")
+    p.add_argument("--restart-broker", type=int, default=0, metavar="N",
+                   help="stop and start the Kafka broker N times during the run")
+    p.add_argument("--restart-minio", type=int, default=0, metavar="N",
+                   help="stop and start MinIO N times during the run")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for reports")
     p.add_argument("--log-dir", type=Path, default=Path(".cache/chaos"))

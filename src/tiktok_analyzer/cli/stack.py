@@ -280,20 +280,39 @@ def up(paths: StackPaths | None = None) -> None:
          f"MinIO {storage.endpoint}; state in {paths.state}")
 
 
+def stop(name: str, paths: StackPaths | None = None) -> None:
+    """Stop ``kafka`` or ``minio`` of this stack (SIGTERM, SIGKILL after 30 s)."""
+    paths = paths or StackPaths.default()
+    pid = _running(name, paths)
+    if pid is None:
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _pid_alive(pid, "") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _pid_alive(pid, ""):
+        os.killpg(pid, signal.SIGKILL)
+    (paths.state / f"{name}.pid").unlink(missing_ok=True)
+    _say(f"stopped {name} (pid {pid})")
+
+
+def start(name: str, paths: StackPaths | None = None) -> None:
+    """Start ``kafka`` or ``minio`` again after ``stop``, with its data as it was."""
+    paths = paths or StackPaths.default()
+    kafka, storage = KafkaSettings(), StorageSettings()
+    if name == "kafka":
+        _start_kafka(paths, kafka)
+    elif name == "minio":
+        _start_minio(paths, storage, kafka)
+    else:
+        raise ValueError(f"no such stack process: {name}")
+    _say(f"started {name}")
+
+
 def down(paths: StackPaths | None = None, wipe: bool = False) -> None:
     paths = paths or StackPaths.default()
     for name in ("minio", "kafka"):
-        pid = _running(name, paths)
-        if pid is None:
-            continue
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _pid_alive(pid, "") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _pid_alive(pid, ""):
-            os.killpg(pid, signal.SIGKILL)
-        (paths.state / f"{name}.pid").unlink(missing_ok=True)
-        _say(f"stopped {name} (pid {pid})")
+        stop(name, paths)
     if wipe and paths.state.exists():
         shutil.rmtree(paths.state)
         _say(f"removed {paths.state}")
