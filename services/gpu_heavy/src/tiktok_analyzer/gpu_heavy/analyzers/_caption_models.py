@@ -179,6 +179,7 @@ class VlmCaptioner(_Generator):
         # frame is one 512 px tile (64 tokens for SmolVLM-256M): enough for a caption, and
         # several frames fit one prompt on a CPU.
         self.image_splitting = image_splitting
+        self._prompt(1, prompt)  # a store without a chat template fails the load, not a batch
 
     def _prompt(self, images: int, text: str) -> str:
         messages = [{"role": "user",
