@@ -1,11 +1,20 @@
 """The one shape of the three analyzer consumer services (gpu_heavy, gpu_light, audio).
 
-Each consumes its group's input topic, runs its analyzers on every batch in a worker thread
-(the event loop keeps heartbeating), and publishes one partial result per batch.
+Each consumes its group's input topic, runs its analyzers in a worker thread (the event loop
+keeps heartbeating), and publishes one partial result per batch.
 
-Commit order, per message: analyze, publish the partial result (acks=all), then commit the
-offset (FastStream acks after the handler returns). A crash in between replays the batch,
-and the aggregator keeps one result per (video, group, batch), so the replay is harmless.
+Messages are consumed several at a time (FastStream's batch subscriber: one aiokafka
+``getmany`` of up to ``TIKTOK_BATCHING_MAX_MESSAGES`` records, waiting at most
+``TIKTOK_BATCHING_WAIT_MS`` when none is fetched yet), so that the analyzers' model calls take
+frames of several in-flight batches, of any videos (``GroupRunner.run_many``). A library
+feature rather than a hand-written gathering window in front of the runner: the batch is one
+message to FastStream, so its ack and nack already cover every record in it.
+
+Commit order, per set of messages taken together: analyze them all, publish every partial
+result (acks=all), then commit (FastStream acks after the handler returns: the consumer's
+position, just past the records it returned). If anything fails, FastStream's nack seeks each
+partition back to its first record of the set, and a crash before the commit replays them
+all; the aggregator keeps one result per (video, group, batch), so the replay is harmless.
 
 ``run`` is also how ingest and frame_sampler run: it sets up logs, traces and the
 observability server (``observability``) around any FastStream app registered with
@@ -18,11 +27,12 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
 from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
+from faststream.kafka.message import FAKE_CONSUMER
 
 from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, Group
 from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP, service_for
@@ -37,7 +47,8 @@ from tiktok_analyzer.shared.observability import metrics
 from tiktok_analyzer.shared.observability.health import Check
 from tiktok_analyzer.shared.observability.observer import Observer, setup_process
 from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, make_runner
-from tiktok_analyzer.shared.runtime.consume import analyze_batch
+from tiktok_analyzer.shared.runtime.consume import BatchingSettings, Event, analyze_batches
+from tiktok_analyzer.shared.runtime.gpu import GpuSettings
 from tiktok_analyzer.shared.runtime.models import ModelStore
 from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
 
@@ -88,7 +99,7 @@ def consumer_app(group: Group) -> FastStream:
         keys = pipeline.for_group(group)
         runner = await asyncio.to_thread(
             make_runner, group, keys, ModelStore(models.store), models.device,
-            pipeline.settings_for_group(group))
+            pipeline.settings_for_group(group), GpuSettings().memory_fraction)
         context.set_global("deps", ConsumerDeps(runner, MinioBlobStore.from_settings()))
         log.info("%s ready with analyzers %s", group, keys)
 
@@ -108,22 +119,38 @@ def consumer_app(group: Group) -> FastStream:
 
     observe(app, service, {"models": models_ready}, gpu=True)
 
+    batching = BatchingSettings()
+
     @broker.subscriber(
         INPUT_TOPIC_BY_GROUP[group].name,
         group_id=group_id,
-        # Committed only after the partial result is published (or the message dead-lettered).
+        # Committed only after every partial result of the set is published (or the message
+        # dead-lettered); on an error, each partition is sought back to the set's first record.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
+        batch=True,
+        max_records=batching.max_messages,
+        batch_timeout_ms=batching.wait_ms,
     )
-    async def on_batch(msg: KafkaMessage, deps: Deps) -> None:
-        event = await decode_or_deadletter(broker, msg, adapter, group=group_id)
-        if event is None:
+    async def on_batches(msg: KafkaMessage, deps: Deps) -> None:
+        raw: Any = msg.raw_message  # a tuple of records (a list under FastStream's test broker)
+        events: list[Event] = []
+        for record in raw if isinstance(raw, tuple | list) else (raw,):
+            # Each record on its own, so a poison one goes to the dead-letter topic with its
+            # own partition and offset; the set is acked (or nacked) as one by FastStream.
+            one = KafkaMessage(record, record.value or b"", consumer=FAKE_CONSUMER,
+                               headers={k: v.decode() for k, v in record.headers})
+            event = await decode_or_deadletter(broker, one, adapter, group=group_id)
+            if event is not None:
+                events.append(event)
+        if not events:
             return
-        partial = await asyncio.to_thread(analyze_batch, deps.runner, event, deps.store)
-        metrics.record_runs(str(group), partial.runs,
-                            len(event.frames) if isinstance(event, FrameBatch) else 1)
-        await publish(broker, partial, AGGREGATOR_IN)
+        partials = await asyncio.to_thread(analyze_batches, deps.runner, events, deps.store)
+        for event, partial in zip(events, partials, strict=True):
+            metrics.record_runs(str(group), partial.runs,
+                                len(event.frames) if isinstance(event, FrameBatch) else 1)
+        await asyncio.gather(*(publish(broker, partial, AGGREGATOR_IN) for partial in partials))
 
     return app
 

@@ -1,11 +1,16 @@
-"""The consumer stage shared by gpu_heavy, gpu_light and audio: decode a batch's payloads once,
-run the group's analyzers, return one partial result."""
+"""The consumer stage shared by gpu_heavy, gpu_light and audio: decode the payloads of the
+batches consumed together once, run the group's analyzers on all of them (their model calls
+take frames from several batches, ``GroupRunner.run_many``), return one partial result per
+batch."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tiktok_analyzer.shared.contracts.events import (
     AudioChunk,
@@ -61,11 +66,37 @@ def to_input(event: FrameBatch | AudioChunk, store: BlobStore | None) -> FramesI
     )
 
 
-def analyze_batch(runner: GroupRunner, event: FrameBatch | AudioChunk,
-                  store: BlobStore | None) -> PartialResult:
-    if event.group is not runner.group:
-        raise ValueError(f"{event.group} batch sent to the {runner.group} runner")
+class BatchingSettings(BaseSettings):
+    """How many input messages an analyzer service takes at once (``TIKTOK_BATCHING_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TIKTOK_BATCHING_", frozen=True, extra="ignore")
+
+    max_messages: int = Field(
+        default=8, ge=1,
+        description="Most messages (batches, of any videos) analyzed together: their frames "
+                    "fill the analyzers' model calls up to each one's batch size. 1: one "
+                    "batch at a time")
+    wait_ms: int = Field(
+        default=20, ge=1,
+        description="How long the consumer waits for a message when none is fetched yet; "
+                    "messages already fetched are taken at once, up to max_messages")
+
+
+Event = FrameBatch | AudioChunk
+
+
+def analyze_batch(runner: GroupRunner, event: Event, store: BlobStore | None) -> PartialResult:
+    return analyze_batches(runner, [event], store)[0]
+
+
+def analyze_batches(runner: GroupRunner, events: Sequence[Event], store: BlobStore | None
+                    ) -> list[PartialResult]:
+    """One partial result per event, in order; the analyzers run on all of them at once."""
+    for event in events:
+        if event.group is not runner.group:
+            raise ValueError(f"{event.group} batch sent to the {runner.group} runner")
     # The transport edge: typed outcomes become the wire event here and nowhere else.
-    outcomes = runner.run(to_input(event, store))
-    return PartialResult(video_id=event.video_id, group=event.group,
-                         batch_index=event.batch_index, runs=[o.to_event() for o in outcomes])
+    outcomes = runner.run_many([to_input(event, store) for event in events])
+    return [PartialResult(video_id=event.video_id, group=event.group,
+                          batch_index=event.batch_index, runs=[o.to_event() for o in runs])
+            for event, runs in zip(events, outcomes, strict=True)]
