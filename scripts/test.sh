@@ -14,6 +14,10 @@ phase=$SECONDS
 echo "[test] mypy: $((SECONDS - phase)) s" >&2
 phase=$SECONDS
 rc=0
-.venv/bin/pytest "$@" || rc=$?
+# Two workers: the real-infrastructure tests on one (they share one stack, see
+# tests/conftest.py), everything else on the other; TEST_WORKERS=0 runs in one process.
+workers=(-n "${TEST_WORKERS:-2}" --dist loadgroup)
+[ "${TEST_WORKERS:-2}" = 0 ] && workers=()
+.venv/bin/pytest "${workers[@]}" "$@" || rc=$?
 echo "[test] pytest: $((SECONDS - phase)) s; whole run: $((SECONDS - started)) s" >&2
 exit "$rc"

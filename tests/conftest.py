@@ -93,3 +93,13 @@ def video_factory(media_dir: Path) -> Callable[..., Path]:
         return make_video(media_dir / f"clip-{next(counter)}.mp4", **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``scripts/test.sh`` runs two workers), every test of the real
+    infrastructure goes to one worker: they share one Kafka, one MinIO and one set of services
+    on fixed ports, started once. The other worker meanwhile runs the in-process tests."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("infra") or fixtures & {"stack", "services"}:
+            item.add_marker(pytest.mark.xdist_group("infra"))
