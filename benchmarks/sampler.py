@@ -150,9 +150,9 @@ def _topics(service_topics: bool) -> dict[str, Any]:
 async def _ensure_topics(wanted: list[Any], delete: bool = False) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from tiktok_analyzer.shared.settings import KafkaSettings
+    from tiktok_analyzer.shared.infra.security import kafka_client_kwargs
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=KafkaSettings().bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -92,7 +92,11 @@ def ingest_asyncapi() -> dict[str, Any]:
         doc["operations"][f"send_{channel_id}"] = {
             "action": "send", "channel": {"$ref": f"#/channels/{channel_id}"},
             "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"}]}
-    doc["components"] = {"messages": messages, "schemas": schemas}
+    # FastStream's securitySchemes (present under TIKTOK_KAFKA_SECURITY_PROTOCOL=SASL_*) stay:
+    # the servers' security refers to them.
+    security = doc.get("components", {}).get("securitySchemes")
+    doc["components"] = {"messages": messages, "schemas": schemas,
+                         **({"securitySchemes": security} if security else {})}
     return doc
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from tiktok_analyzer.shared.contracts.report import REPORT_SCHEMA_VERSION, FinalReport
 from tiktok_analyzer.shared.contracts.topics import REPORTS
 from tiktok_analyzer.shared.infra import cloudevents
-from tiktok_analyzer.shared.settings import IngestSettings, KafkaSettings
+from tiktok_analyzer.shared.infra.security import kafka_client_kwargs
+from tiktok_analyzer.shared.settings import IngestSettings
 
 REPORT_TYPE = f"tiktok_analyzer.report.final.v{REPORT_SCHEMA_VERSION}"
 
@@ -54,7 +55,7 @@ async def follow(*, from_beginning: bool = False, group: str | None = None,
     ingest = IngestSettings()
     html_base = f"http://{ingest.http_host}:{ingest.http_port}" if ingest.http_enabled else None
     consumer = AIOKafkaConsumer(
-        REPORTS.name, bootstrap_servers=KafkaSettings().bootstrap_servers, group_id=group,
+        REPORTS.name, **kafka_client_kwargs(), group_id=group,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=group is not None, isolation_level="read_committed")
     seen: set[str] = set()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from minio.minioadmin import MinioAdmin
 
-    from tiktok_analyzer.shared.settings import StorageSettings
+    from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
 
 def _say(message: str) -> None:
@@ -48,22 +48,29 @@ def _target_config(admin: MinioAdmin, key: str) -> dict[str, str] | None:
 
 
 def register_notify_target(storage: StorageSettings, brokers: str, queue_dir: str = "",
-                           timeout_s: float = 120.0) -> bool:
+                           timeout_s: float = 120.0, kafka: KafkaSettings | None = None) -> bool:
     """Make MinIO run the Kafka notification target ``stack.NOTIFY_TARGET`` publishing to the
-    uploads topic (the ARN that ``configure_minio`` subscribes the bucket to). MinIO applies a
-    new notification target only at start, so a missing or different one is stored and MinIO
-    restarted (a few seconds without S3); True when that happened."""
+    uploads topic (the ARN that ``configure_minio`` subscribes the bucket to), with the SASL and
+    TLS of ``kafka`` (our clients' settings). MinIO applies a new notification target only at
+    start, so a missing or different one is stored and MinIO restarted (a few seconds without
+    S3); True when that happened."""
     from minio.credentials.providers import StaticProvider
     from minio.minioadmin import MinioAdmin
 
     from tiktok_analyzer.cli import stack
     from tiktok_analyzer.shared.contracts import topics
+    from tiktok_analyzer.shared.infra.security import minio_http_client, minio_notify_target_config
 
     admin = MinioAdmin(endpoint=storage.endpoint, secure=storage.secure,
                        credentials=StaticProvider(storage.access_key,
-                                                  storage.secret_key.get_secret_value()))
+                                                  storage.secret().get_secret_value()),
+                       http_client=minio_http_client(storage))
     key = f"notify_kafka:{stack.NOTIFY_TARGET}"
-    wanted = {"brokers": brokers, "topic": topics.UPLOADS.name, "queue_dir": queue_dir}
+    security = minio_notify_target_config(kafka) if kafka is not None else {}
+    wanted = {"brokers": brokers, "topic": topics.UPLOADS.name, "queue_dir": queue_dir,
+              **security}
+    # MinIO does not hand a stored password back, so it is compared by its absence only.
+    compared = {k: v for k, v in wanted.items() if k != "sasl_password"}
     deadline = time.monotonic() + timeout_s
     while True:  # MinIO may still be starting
         try:
@@ -74,7 +81,7 @@ def register_notify_target(storage: StorageSettings, brokers: str, queue_dir: st
                 raise RuntimeError(f"MinIO admin API at {storage.endpoint}: {exc}") from exc
             time.sleep(1.0)
     if running is not None and running.get("enable", "on") == "on" and all(
-            running.get(k, "") == v for k, v in wanted.items()):
+            running.get(k, "") == v for k, v in compared.items()):
         return False
     admin.config_set(key, {"enable": "on", **{k: v for k, v in wanted.items() if v}})
     _say(f"stored {key}; restarting MinIO so that it takes effect")
@@ -104,7 +111,7 @@ def init(replication: int = 1, register_target: bool = False, notify_brokers: st
          f"{', '.join(f'{t.name}({t.partitions})' for t in topics.ALL_TOPICS)}")
     if register_target:
         brokers = notify_brokers or kafka.bootstrap_servers
-        restarted = register_notify_target(storage, brokers, queue_dir)
+        restarted = register_notify_target(storage, brokers, queue_dir, kafka=kafka)
         _say(f"MinIO notification target {stack.NOTIFY_ARN} -> {brokers} topic "
              f"{topics.UPLOADS.name} ({'registered' if restarted else 'already in place'})")
     stack.configure_minio(storage)

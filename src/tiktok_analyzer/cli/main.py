@@ -112,7 +112,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from tiktok_analyzer.cli import stack
 
     if args.action == "up":
-        stack.up()
+        stack.up(secure=True if args.secure else None)
     elif args.action == "down":
         stack.down(wipe=args.wipe)
     else:
@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stack", help="local Kafka + MinIO on loopback: up, down, status")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--wipe", action="store_true", help="with down: delete data and logs")
+    p.add_argument("--secure", action="store_true",
+                   help="with up: Kafka SASL_SSL (SCRAM-SHA-512) and MinIO HTTPS, a CA of its "
+                        "own; client settings in <state>/secure.env (also: TIKTOK_STACK_SECURE=1)")
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("init", help="create topics, buckets and the upload notification on a "

@@ -22,10 +22,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tiktok_analyzer.cli import toolchain
 from tiktok_analyzer.shared.contracts import topics
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
+
+if TYPE_CHECKING:
+    from tiktok_analyzer.cli.stack_secure import Material
 
 NOTIFY_TARGET = "PRIMARY"
 NOTIFY_ARN = f"arn:minio:sqs::{NOTIFY_TARGET}:kafka"
@@ -52,6 +56,33 @@ class StackPaths:
     @property
     def minio_bin(self) -> Path:
         return toolchain.MINIO.path(self.cache)
+
+    @property
+    def secure_env(self) -> Path:
+        """Present while this stack runs secured (``up --secure``): the clients' settings."""
+        return self.state / "secure.env"
+
+
+def _material(paths: StackPaths) -> Material | None:
+    """The secured stack's certificates and passwords; None for the plain stack. Imported only
+    then: the ingest image's ``init`` target carries this module but not ``stack_secure``."""
+    if not paths.secure_env.exists():
+        return None
+    from tiktok_analyzer.cli.stack_secure import Material
+
+    return Material(paths.state / "secure")
+
+
+def stack_settings(paths: StackPaths | None = None) -> tuple[KafkaSettings, StorageSettings]:
+    """How clients reach this stack: the environment's settings, secured as the stack is."""
+    paths = paths or StackPaths.default()
+    kafka, storage = KafkaSettings(), StorageSettings()
+    material = _material(paths)
+    if material is None:
+        return kafka, storage
+    from tiktok_analyzer.cli.stack_secure import client_settings
+
+    return client_settings(material, kafka, storage)
 
 
 def netns_suffix() -> str:
@@ -147,6 +178,16 @@ def _already_ours(name: str, host: str, port: int, paths: StackPaths) -> bool:
     return False
 
 
+def _listeners(host: str, port: int, material: Material | None) -> list[str]:
+    if material is not None:
+        from tiktok_analyzer.cli.stack_secure import kafka_properties
+
+        return kafka_properties(material, host, port)
+    return [f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{port + 1}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"]
+
+
 def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
     host, port = _host_port(kafka.bootstrap_servers.split(",")[0])
     if _already_ours("kafka", host, port, paths):
@@ -154,14 +195,16 @@ def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
     libs = ensure_kafka(paths)
     data = paths.state / "kafka-data"
     config = paths.state / "kafka.properties"
+    material = _material(paths)
+    # Mode 0600: the secured broker's own SCRAM password is in it.
+    config.touch(mode=0o600)
+    config.chmod(0o600)
     config.write_text("\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@{host}:{port + 1}",
-        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{port + 1}",
-        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        *_listeners(host, port, material),
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         f"log.dirs={data}",
         "num.partitions=6",
         "offsets.topic.replication.factor=1",
@@ -182,8 +225,13 @@ def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
         cluster_id = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool",
                                      "random-uuid"], capture_output=True, text=True, check=True
                                     ).stdout.strip().splitlines()[-1]
+        scram: list[str] = []
+        if material is not None:
+            from tiktok_analyzer.cli.stack_secure import scram_format_args
+
+            scram = scram_format_args(material)
         subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
-                        cluster_id, "-c", str(config)], capture_output=True, check=True)
+                        cluster_id, "-c", str(config), *scram], capture_output=True, check=True)
     _start("kafka", [java, "-Xms256m", "-Xmx768m", "-cp", classpath, "kafka.Kafka",
                      str(config)], dict(os.environ), paths)
     _wait_port(host, port, "Kafka", 90, paths.state / "kafka.log")
@@ -196,10 +244,11 @@ def _start_minio(paths: StackPaths, storage: StorageSettings, kafka: KafkaSettin
     binary = ensure_minio(paths)
     data = paths.state / "minio-data"
     data.mkdir(parents=True, exist_ok=True)
+    material = _material(paths)
     env = {
         **os.environ,
         "MINIO_ROOT_USER": storage.access_key,
-        "MINIO_ROOT_PASSWORD": storage.secret_key.get_secret_value(),
+        "MINIO_ROOT_PASSWORD": storage.secret().get_secret_value(),
         # MinIO's own Kafka notification target: every upload becomes an event, no polling.
         f"MINIO_NOTIFY_KAFKA_ENABLE_{NOTIFY_TARGET}": "on",
         f"MINIO_NOTIFY_KAFKA_BROKERS_{NOTIFY_TARGET}": kafka.bootstrap_servers,
@@ -208,9 +257,15 @@ def _start_minio(paths: StackPaths, storage: StorageSettings, kafka: KafkaSettin
         "MINIO_BROWSER": "off",
         "MINIO_UPDATE": "off",
     }
+    tls: list[str] = []
+    if material is not None:
+        from tiktok_analyzer.cli.stack_secure import minio_env
+
+        env |= minio_env(kafka, NOTIFY_TARGET)
+        tls = ["--certs-dir", str(material.minio_certs)]
     (paths.state / "minio-queue").mkdir(exist_ok=True)
     _start("minio", [str(binary), "server", str(data), "--address", f"{host}:{port}",
-                     "--console-address", f"{host}:{port + 1}", "--quiet"], env, paths)
+                     "--console-address", f"{host}:{port + 1}", "--quiet", *tls], env, paths)
     _wait_port(host, port, "MinIO", 60, paths.state / "minio.log")
 
 
@@ -219,7 +274,9 @@ async def _create_topics(kafka: KafkaSettings, replication: int = 1) -> None:
     existing topics are left as they are."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    from tiktok_analyzer.shared.infra.security import kafka_client_kwargs
+
+    admin = AIOKafkaAdminClient(**kafka_client_kwargs(kafka))
     for attempt in range(60):
         try:
             await admin.start()
@@ -240,11 +297,11 @@ async def _create_topics(kafka: KafkaSettings, replication: int = 1) -> None:
 
 
 def configure_minio(storage: StorageSettings) -> None:
-    from minio import Minio
     from minio.notificationconfig import NotificationConfig, QueueConfig
 
-    client = Minio(storage.endpoint, access_key=storage.access_key,
-                   secret_key=storage.secret_key.get_secret_value(), secure=storage.secure)
+    from tiktok_analyzer.shared.infra.security import minio_client
+
+    client = minio_client(storage)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -264,10 +321,36 @@ def configure_minio(storage: StorageSettings) -> None:
     )
 
 
-def up(paths: StackPaths | None = None) -> None:
+def _secure_requested() -> bool:
+    return os.environ.get("TIKTOK_STACK_SECURE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _prepare_secure(paths: StackPaths, secure: bool) -> None:
+    """Make the secured stack's certificates, passwords and ``secure.env``; refuse to switch
+    a stack whose Kafka log folder was formatted in the other mode (its SCRAM users, or their
+    absence, are in the metadata log)."""
+    formatted = (paths.state / "kafka-data" / "meta.properties").exists()
+    if formatted and paths.secure_env.exists() != secure:
+        was = "with --secure" if paths.secure_env.exists() else "without --secure"
+        raise RuntimeError(f"the stack in {paths.state} was set up {was}; "
+                           "`tiktok-analyzer stack down --wipe` first to switch")
+    if not secure:
+        return
+    from tiktok_analyzer.cli.stack_secure import client_settings, ensure_material, write_env_file
+
+    kafka, storage = KafkaSettings(), StorageSettings()
+    hosts = [_host_port(a)[0] for a in (*kafka.bootstrap_servers.split(","), storage.endpoint)]
+    material = ensure_material(paths.state, hosts)
+    write_env_file(paths.state, *client_settings(material, kafka, storage))
+
+
+def up(paths: StackPaths | None = None, secure: bool | None = None) -> None:
+    """Start Kafka and MinIO, create topics and buckets. ``secure`` (default: env
+    ``TIKTOK_STACK_SECURE``): SASL_SSL and HTTPS, clients' settings in ``secure.env``."""
     paths = paths or StackPaths.default()
     paths.state.mkdir(parents=True, exist_ok=True)
-    kafka, storage = KafkaSettings(), StorageSettings()
+    _prepare_secure(paths, _secure_requested() if secure is None else secure)
+    kafka, storage = stack_settings(paths)
     started = time.perf_counter()
     ensure_kafka(paths)
     ensure_minio(paths)
@@ -278,6 +361,8 @@ def up(paths: StackPaths | None = None) -> None:
     configure_minio(storage)
     _say(f"up in {time.perf_counter() - started:.1f}s: Kafka {kafka.bootstrap_servers}, "
          f"MinIO {storage.endpoint}; state in {paths.state}")
+    if paths.secure_env.exists():
+        _say(f"secured (Kafka SASL_SSL, MinIO HTTPS); client settings: {paths.secure_env}")
 
 
 def stop(name: str, paths: StackPaths | None = None) -> None:
@@ -299,7 +384,7 @@ def stop(name: str, paths: StackPaths | None = None) -> None:
 def start(name: str, paths: StackPaths | None = None) -> None:
     """Start ``kafka`` or ``minio`` again after ``stop``, with its data as it was."""
     paths = paths or StackPaths.default()
-    kafka, storage = KafkaSettings(), StorageSettings()
+    kafka, storage = stack_settings(paths)
     if name == "kafka":
         _start_kafka(paths, kafka)
     elif name == "minio":

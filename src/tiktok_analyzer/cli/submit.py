@@ -11,7 +11,8 @@ from tiktok_analyzer.shared.contracts.events import ObjectRef
 from tiktok_analyzer.shared.contracts.report import FinalReport
 from tiktok_analyzer.shared.contracts.topics import REPORTS
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
-from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
+from tiktok_analyzer.shared.infra.security import kafka_client_kwargs
+from tiktok_analyzer.shared.settings import StorageSettings
 
 
 def upload(path: Path, key: str | None = None) -> ObjectRef:
@@ -30,7 +31,7 @@ async def read_reports(video_ids: set[str], timeout: float,
     """
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(REPORTS.name, bootstrap_servers=KafkaSettings().bootstrap_servers,
+    consumer = AIOKafkaConsumer(REPORTS.name, **kafka_client_kwargs(),
                                 group_id=None, auto_offset_reset="earliest",
                                 isolation_level="read_committed", enable_auto_commit=False)
     found: dict[str, list[FinalReport]] = {v: [] for v in video_ids}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +26,40 @@ class KafkaSettings(_Base):
     max_event_bytes: int = Field(
         default=1_000_000, gt=0,
         description="The largest message a consumer accepts; larger ones are dead-lettered")
+    # Every Kafka client of the project is built from these (infra/security.py); the default is
+    # the plain loopback stack. Secrets come from the environment or a mounted file only.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = Field(
+        default=None, description="A mounted secret holding the SASL password (instead of "
+                                  "TIKTOK_KAFKA_SASL_PASSWORD); one trailing newline is ignored")
+    ssl_cafile: Path | None = Field(
+        default=None, description="PEM CA bundle that signed the brokers' certificates "
+                                  "(default: the system's trust store)")
+    ssl_certfile: Path | None = Field(default=None, description="PEM client certificate (mTLS)")
+    ssl_keyfile: Path | None = Field(default=None, description="PEM key of ssl_certfile")
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            if not self.sasl_username:
+                raise ValueError(f"{self.security_protocol} needs TIKTOK_KAFKA_SASL_USERNAME")
+            if (self.sasl_password is None) == (self.sasl_password_file is None):
+                raise ValueError(f"{self.security_protocol} needs exactly one of "
+                                 "TIKTOK_KAFKA_SASL_PASSWORD and TIKTOK_KAFKA_SASL_PASSWORD_FILE")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("TIKTOK_KAFKA_SSL_CERTFILE and TIKTOK_KAFKA_SSL_KEYFILE go together")
+        return self
+
+    def sasl_secret(self) -> SecretStr | None:
+        """The SASL password, read from its file at each call (a rotated Secret is picked up
+        by the next client built)."""
+        if self.sasl_password_file is not None:
+            text = self.sasl_password_file.read_text()
+            return SecretStr(text[:-1] if text.endswith("\n") else text)
+        return self.sasl_password
 
 
 class StorageSettings(_Base):
@@ -34,7 +68,19 @@ class StorageSettings(_Base):
     endpoint: str = "127.0.0.1:19000"
     access_key: str = "tiktokadmin"
     secret_key: SecretStr = SecretStr("tiktokadmin-secret")
-    secure: bool = False
+    secret_key_file: Path | None = Field(
+        default=None, description="A mounted secret holding the secret key (wins over "
+                                  "TIKTOK_S3_SECRET_KEY); one trailing newline is ignored")
+    secure: bool = Field(default=False, description="HTTPS to MinIO")
+    ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that signed MinIO's certificate (default: "
+                                  "SSL_CERT_FILE, else certifi's bundle, as the MinIO client does)")
+
+    def secret(self) -> SecretStr:
+        if self.secret_key_file is not None:
+            text = self.secret_key_file.read_text()
+            return SecretStr(text[:-1] if text.endswith("\n") else text)
+        return self.secret_key
     upload_bucket: str = "uploads"
     work_bucket: str = Field(
         default="work", description="Frame and audio payloads too big to travel inline"

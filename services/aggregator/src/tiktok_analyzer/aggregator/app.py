@@ -57,6 +57,7 @@ from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.infra.kafka import Poison, adapter_for, dead_letter, decode, make_broker
 from tiktok_analyzer.shared.infra.kafka import publish as publish_event
 from tiktok_analyzer.shared.infra.outage import KAFKA, retry_async
+from tiktok_analyzer.shared.infra.security import kafka_client_kwargs
 from tiktok_analyzer.shared.infra.status import Stage, StageRecord, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
 from tiktok_analyzer.shared.observability.observer import Observer, setup_process
@@ -115,7 +116,8 @@ class AggregatorService:
         self.settings = AggregatorSettings()
         self.storage = StorageSettings()
         self.aggregator = Aggregator(self.settings.deadline_s, self.settings.late_window_s)
-        self.broker = make_broker(service=SERVICE)  # the producer side: reports, dead letters
+        # The producer side: reports, dead letters.
+        self.broker = make_broker(self.kafka, service=SERVICE)
         self.received = metrics.faststream_manager(SERVICE)
         # The span of the first message of each video held here: the parent of its report.
         self.trace_parents: dict[str, SpanContext] = {}
@@ -128,7 +130,7 @@ class AggregatorService:
         self.partitions: dict[TopicPartition, _Partition] = {}
         self.video_partition: dict[str, TopicPartition] = {}
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers, group_id=GROUP,
+            **kafka_client_kwargs(self.kafka), group_id=GROUP,
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024)
 
@@ -140,7 +142,7 @@ class AggregatorService:
         await retry_async(KAFKA, f"read {REPORTS.name}", self._load_reported)
 
     async def _load_reported(self) -> None:
-        reader = AIOKafkaConsumer(REPORTS.name, bootstrap_servers=self.kafka.bootstrap_servers,
+        reader = AIOKafkaConsumer(REPORTS.name, **kafka_client_kwargs(self.kafka),
                                   group_id=None, enable_auto_commit=False,
                                   auto_offset_reset="earliest")
         await reader.start()

@@ -10,11 +10,16 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tiktok_analyzer.shared.contracts.events import Blob, InlineBlob, ObjectRef, StoredBlob
 from tiktok_analyzer.shared.errors import PayloadError
 from tiktok_analyzer.shared.infra.outage import MINIO, retry_call
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from tiktok_analyzer.shared.settings import StorageSettings
 
 DEFAULT_INLINE_LIMIT = 256 * 1024
 
@@ -84,17 +89,22 @@ class MinioBlobStore:
     Every call waits out a MinIO outage (``outage.retry_call``): a restart of MinIO delays
     work instead of failing it, and readiness names the outage meanwhile."""
 
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, secure: bool) -> None:
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, secure: bool,
+                 *, http_client: urllib3.PoolManager | None = None) -> None:
         from minio import Minio
 
-        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure)
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                            http_client=http_client)
 
     @classmethod
-    def from_settings(cls) -> MinioBlobStore:
+    def from_settings(cls, storage: StorageSettings | None = None) -> MinioBlobStore:
+        """The store every service uses: TLS and credentials from ``StorageSettings``."""
+        from tiktok_analyzer.shared.infra.security import minio_http_client
         from tiktok_analyzer.shared.settings import StorageSettings
 
-        s = StorageSettings()
-        return cls(s.endpoint, s.access_key, s.secret_key.get_secret_value(), s.secure)
+        s = storage or StorageSettings()
+        return cls(s.endpoint, s.access_key, s.secret().get_secret_value(), s.secure,
+                   http_client=minio_http_client(s))
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         retry_call(MINIO, f"put {bucket}/{key}", lambda: self.client.put_object(

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tiktok_analyzer.shared.contracts.topics import DEADLETTER, Topic
-from tiktok_analyzer.shared.infra import cloudevents
+from tiktok_analyzer.shared.infra import cloudevents, security
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.infra.outage import KAFKA, retry_async
 from tiktok_analyzer.shared.observability import logs, metrics, telemetry
@@ -57,7 +57,7 @@ def make_broker(settings: KafkaSettings | None = None, *, service: str | None = 
     it is also instrumented: FastStream's Prometheus middleware (messages in and out per topic,
     handler latency), FastStream's OpenTelemetry middleware when tracing is configured (the
     trace context in message headers, see ``telemetry``), and its log lines go through the
-    root logger (``logs``)."""
+    root logger (``logs``). TLS and SASL come from the settings (``security``)."""
     settings = settings or KafkaSettings()
     if service is not None:
         middlewares: list[Any] = [MessageScope]
@@ -75,6 +75,7 @@ def make_broker(settings: KafkaSettings | None = None, *, service: str | None = 
         acks="all",
         enable_idempotence=True,
         max_request_size=settings.max_message_bytes + 64 * 1024,
+        security=security.kafka_security(settings),
         **kwargs,
     )
 
