@@ -101,7 +101,10 @@ class Aggregator:
             state.upstream = event.upstream
             return []
         if isinstance(event, VideoRejected):
-            report = rejected_report(event).model_copy(update={"upstream": state.upstream})
+            # After a partial report (deadline passed) the rejection is that report's next
+            # version, so readers of the compacted report topic see it replace the partial one.
+            report = rejected_report(event).model_copy(update={
+                "upstream": state.upstream, "report_version": state.reported_version + 1})
             return [self._finish(event.video_id, report)]
         if isinstance(event, VideoAccepted):
             state.accepted = event
@@ -132,7 +135,10 @@ class Aggregator:
             if state.reported_version == 0 and now - state.first_seen >= self.deadline_s:
                 report = self._report(video_id, state)
                 if report is None:
-                    self._forget(video_id)  # only metadata or results, no source to report
+                    # Only metadata or results, no source to report yet. Dropped, but not
+                    # marked finished: its acceptance or manifest may still come (after an
+                    # ingest redelivery, say) and must then start a report, not be ignored.
+                    self.videos.pop(video_id, None)
                     continue
                 state.reported_version, state.reported_at = report.report_version, now
                 reports.append(report)
