@@ -114,3 +114,66 @@ def write_segformer(folder: Path, size: str = "tiny", image_size: int = 64,
         "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
         "reduce_labels": True, "resample": 2, "size": image_size,
     }, indent=2))
+
+
+def time_per_frame(size: str = "tiny", frames: int = 8, repeats: int = 2) -> dict[str, float]:
+    """Seconds per frame of each analyzer on CPU with one torch thread, models of ``size``
+    (random weights) written to a temporary store and loaded by the analyzers' own ``load()``;
+    one batch of ``frames`` 9:16 frames at the size the groups send them (scene_labels:
+    270x480, segmentation: 360x640). The best of ``repeats`` runs after a warm-up, wall clock
+    and process CPU time."""
+    import tempfile
+    import time
+
+    import numpy as np
+    import torch
+
+    from tiktok_analyzer.gpu_heavy.analyzers.segmentation import SegmentationAnalyzer
+    from tiktok_analyzer.gpu_light.analyzers.scene_labels import (
+        SceneLabelsAnalyzer,
+        SceneLabelsConfig,
+    )
+    from tiktok_analyzer.shared.runtime.analyzers import (
+        DecodedFrame,
+        FramesInput,
+        LoadContext,
+    )
+    from tiktok_analyzer.shared.runtime.models import ModelStore
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ModelStore(Path(tmp) / "models")
+        architecture = (register_tiny_clip(Path(tmp) / "configs") if size == "tiny"
+                        else "ViT-B-32")
+        write_clip(store.folder("scene_labels"), architecture)
+        write_segformer(store.folder("segmentation"), size, 64 if size == "tiny" else 512)
+        analyzers: list[Any] = [
+            (SceneLabelsAnalyzer(SceneLabelsConfig(architecture=architecture)), (480, 270)),
+            (SegmentationAnalyzer(), (640, 360)),
+        ]
+        for analyzer, (height, width) in analyzers:
+            analyzer.load(LoadContext(store, "cpu"))
+            batch = FramesInput("timing", 0, [
+                DecodedFrame(i, float(i), rng.integers(0, 255, (height, width, 3), np.uint8))
+                for i in range(frames)])
+            analyzer.process(FramesInput("timing", 0, batch.frames[:1]))
+            wall = cpu = float("inf")
+            for _ in range(repeats):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                analyzer.process(batch)
+                wall = min(wall, time.perf_counter() - start)
+                cpu = min(cpu, time.process_time() - start_cpu)
+            # CPU time as well: on a shared machine the wall clock also counts waiting.
+            results[f"{analyzer.key} wall"] = round(wall / frames, 4)
+            results[f"{analyzer.key} cpu"] = round(cpu / frames, 4)
+            analyzer.close()
+    return results
+
+
+if __name__ == "__main__":  # python tests/tiny_vision_models.py [tiny|real] [frames] [repeats]
+    import sys
+
+    args = sys.argv[1:]
+    print(time_per_frame(args[0] if args else "tiny", *(int(a) for a in args[1:3])))
