@@ -15,6 +15,10 @@ result (acks=all), then commit (FastStream acks after the handler returns: the c
 position, just past the records it returned). If anything fails, FastStream's nack seeks each
 partition back to its first record of the set, and a crash before the commit replays them
 all; the aggregator keeps one result per (video, group, batch), so the replay is harmless.
+A set that raises is handled batch by batch; a batch that still raises after
+``TIKTOK_RETRY_ATTEMPTS`` tries with backoff (e.g. its payload object is gone) is dead-lettered
+with the reason and answered with a ``failed`` result for every analyzer of the group, so the
+partition keeps flowing and the video's report says what happened.
 
 ``run`` is also how ingest and frame_sampler run: it sets up logs, traces and the
 observability server (``observability``) around any FastStream app registered with
@@ -34,11 +38,13 @@ from faststream import AckPolicy, Context, ContextRepo, FastStream
 from faststream.kafka import KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER
 
-from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, Group
+from tiktok_analyzer.shared.contracts.events import AudioChunk, FrameBatch, Group, PartialResult
 from tiktok_analyzer.shared.contracts.topics import AGGREGATOR_IN, INPUT_TOPIC_BY_GROUP, service_for
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore
 from tiktok_analyzer.shared.infra.kafka import (
+    Poison,
     adapter_for,
+    dead_letter,
     decode_or_deadletter,
     make_broker,
     publish,
@@ -47,7 +53,13 @@ from tiktok_analyzer.shared.observability import metrics
 from tiktok_analyzer.shared.observability.health import Check
 from tiktok_analyzer.shared.observability.observer import Observer, setup_process
 from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, make_runner
-from tiktok_analyzer.shared.runtime.consume import BatchingSettings, Event, analyze_batches
+from tiktok_analyzer.shared.runtime.consume import (
+    BatchingSettings,
+    Event,
+    RetrySettings,
+    analyze_batches,
+    failed_result,
+)
 from tiktok_analyzer.shared.runtime.gpu import GpuSettings
 from tiktok_analyzer.shared.runtime.models import ModelStore
 from tiktok_analyzer.shared.settings import ModelStoreSettings, PipelineSettings
@@ -136,6 +148,7 @@ def consumer_app(group: Group) -> FastStream:
     async def on_batches(msg: KafkaMessage, deps: Deps) -> None:
         raw: Any = msg.raw_message  # a tuple of records (a list under FastStream's test broker)
         events: list[Event] = []
+        messages: list[KafkaMessage] = []
         for record in raw if isinstance(raw, tuple | list) else (raw,):
             # Each record on its own, so a poison one goes to the dead-letter topic with its
             # own partition and offset; the set is acked (or nacked) as one by FastStream.
@@ -144,13 +157,45 @@ def consumer_app(group: Group) -> FastStream:
             event = await decode_or_deadletter(broker, one, adapter, group=group_id)
             if event is not None:
                 events.append(event)
+                messages.append(one)
         if not events:
             return
-        partials = await asyncio.to_thread(analyze_batches, deps.runner, events, deps.store)
+        try:
+            partials = await asyncio.to_thread(analyze_batches, deps.runner, events, deps.store)
+        except Exception:
+            # One of them cannot be handled: each on its own, so the others go on.
+            log.exception("a set of %d batches failed; handling them one by one", len(events))
+            partials = [await analyze_or_park(deps, event, one)
+                        for event, one in zip(events, messages, strict=True)]
         for event, partial in zip(events, partials, strict=True):
             metrics.record_runs(str(group), partial.runs,
                                 len(event.frames) if isinstance(event, FrameBatch) else 1)
         await asyncio.gather(*(publish(broker, partial, AGGREGATOR_IN) for partial in partials))
+
+    retry = RetrySettings()
+
+    async def analyze_or_park(deps: ConsumerDeps, event: Event, one: KafkaMessage
+                              ) -> PartialResult:
+        """Analyze one batch, retried with backoff; a batch that still raises is
+        dead-lettered with the reason and answered with a ``failed`` result, so the
+        partition moves on and the video's report names the failure. Before this, FastStream
+        re-delivered such a message at once, forever (a nack seeks back to it)."""
+        for attempt in range(retry.attempts):
+            try:
+                result = await asyncio.to_thread(analyze_batches, deps.runner, [event],
+                                                 deps.store)
+                return result[0]
+            except Exception as exc:
+                failure = exc
+                log.warning("batch %s/%s#%d failed (try %d of %d): %s: %s", event.video_id,
+                            group, event.batch_index, attempt + 1, retry.attempts,
+                            type(exc).__name__, exc)
+                if attempt + 1 < retry.attempts:
+                    await asyncio.sleep(retry.backoff_s * 2 ** attempt)
+        reason = (f"batch {event.batch_index} could not be analyzed after {retry.attempts} "
+                  f"tries: {type(failure).__name__}: {failure}")[:500]
+        await dead_letter(broker, one, Poison("handler_error", reason), group_id)
+        return failed_result(deps.runner, event, reason)
 
     return app
 

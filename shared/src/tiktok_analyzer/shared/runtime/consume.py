@@ -13,6 +13,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tiktok_analyzer.shared.contracts.events import (
+    AnalyzerRun,
+    AnalyzerStatus,
     AudioChunk,
     FrameBatch,
     FrameSignals,
@@ -82,7 +84,31 @@ class BatchingSettings(BaseSettings):
                     "messages already fetched are taken at once, up to max_messages")
 
 
+class RetrySettings(BaseSettings):
+    """A batch whose handling raises (not an analyzer's error: the runner turns those into a
+    ``failed`` run; not an outage: ``infra.outage`` waits those out), e.g. a payload whose
+    object is gone (``TIKTOK_RETRY_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TIKTOK_RETRY_", frozen=True, extra="ignore")
+
+    attempts: int = Field(default=3, ge=1, description="Tries before it is dead-lettered")
+    backoff_s: float = Field(
+        default=1.0, ge=0, description="Wait before the second try; doubled for each next one")
+
+
 Event = FrameBatch | AudioChunk
+
+
+def failed_result(runner: GroupRunner, event: Event, reason: str) -> PartialResult:
+    """What the aggregator gets for a batch that could not be analyzed at all: every analyzer
+    of the group ``failed`` with the reason, so the video's report says so (instead of waiting
+    for the batch until its deadline and calling it missing)."""
+    return PartialResult(video_id=event.video_id, group=event.group,
+                         batch_index=event.batch_index, runs=[
+                             AnalyzerRun(analyzer=a.key, version=a.version,
+                                         status=AnalyzerStatus.FAILED, reason=reason,
+                                         elapsed_s=0.0)
+                             for a in runner.analyzers])
 
 
 def analyze_batch(runner: GroupRunner, event: Event, store: BlobStore | None) -> PartialResult:
