@@ -42,7 +42,9 @@ from tiktok_analyzer.shared.contracts.topics import (
 from tiktok_analyzer.shared.errors import PayloadError
 from tiktok_analyzer.shared.infra.blobs import MinioBlobStore, PayloadPacker
 from tiktok_analyzer.shared.infra.kafka import (
+    Poison,
     adapter_for,
+    dead_letter,
     decode_or_deadletter,
     make_broker,
     publish,
@@ -50,6 +52,7 @@ from tiktok_analyzer.shared.infra.kafka import (
 from tiktok_analyzer.shared.infra.ledger import Ledger
 from tiktok_analyzer.shared.infra.status import Stage, StatusBoard, ThrottledStatus
 from tiktok_analyzer.shared.observability import metrics
+from tiktok_analyzer.shared.runtime.consume import RetrySettings
 from tiktok_analyzer.shared.service import observe, run
 from tiktok_analyzer.shared.settings import (
     IngestSettings,
@@ -182,7 +185,27 @@ async def on_video(msg: KafkaMessage, deps: Deps) -> None:
         log.info("video %s already sampled: duplicate arrival %s/%s dropped", accepted.video_id,
                  accepted.source.bucket, accepted.source.key)
         return
-    await asyncio.to_thread(_sample_and_publish, deps, accepted, asyncio.get_running_loop())
+    retry = RetrySettings()
+    for attempt in range(retry.attempts):
+        try:
+            await asyncio.to_thread(_sample_and_publish, deps, accepted,
+                                    asyncio.get_running_loop())
+            return
+        except Exception as exc:
+            failure = exc
+            log.exception("sampling %s failed (try %d of %d)", accepted.video_id, attempt + 1,
+                          retry.attempts)
+            if attempt + 1 < retry.attempts:
+                await asyncio.sleep(retry.backoff_s * 2 ** attempt)
+    # Always failing (outages are waited out below this, so this is the file or a bug):
+    # re-delivering it forever would block the partition, so the video ends with a rejection
+    # saying why, and the message is kept on the dead-letter topic.
+    reason = (f"the sampler failed {retry.attempts} times: {type(failure).__name__}: "
+              f"{failure}")[:500]
+    await dead_letter(broker, msg, Poison("handler_error", reason), GROUP)
+    await publish(broker, VideoRejected(video_id=accepted.video_id, source=accepted.source,
+                                        reason=reason), AGGREGATOR_IN)
+    await asyncio.to_thread(deps.ledger.mark_sampled, accepted.video_id, accepted)
 
 
 observe(app, "frame_sampler")
