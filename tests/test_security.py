@@ -4,6 +4,7 @@ The secured stack itself is exercised in tests/test_secure_pipeline.py."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import ssl
@@ -71,7 +72,9 @@ def test_sasl_ssl_from_the_environment_with_a_mounted_password(
     assert kwargs["ssl_context"].check_hostname
 
     # The consumers of the broker FastStream builds carry the same security.
-    consumer_kwargs = make_broker(settings).config.broker_config.builder.keywords
+    builder = make_broker(settings).config.broker_config.builder
+    assert isinstance(builder, functools.partial)
+    consumer_kwargs = builder.keywords
     compared = ("security_protocol", "sasl_mechanism", "sasl_plain_username",
                 "sasl_plain_password")
     assert {k: consumer_kwargs[k] for k in compared} == {k: kwargs[k] for k in compared}

@@ -234,7 +234,8 @@ def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
                         cluster_id, "-c", str(config), *scram], capture_output=True, check=True)
     _start("kafka", [java, "-Xms256m", "-Xmx768m", "-cp", classpath, "kafka.Kafka",
                      str(config)], dict(os.environ), paths)
-    _wait_port(host, port, "Kafka", 90, paths.state / "kafka.log")
+    # Generous: on a loaded 2-core machine the broker took over two minutes (TLS set-up adds).
+    _wait_port(host, port, "Kafka", 240, paths.state / "kafka.log")
 
 
 def _start_minio(paths: StackPaths, storage: StorageSettings, kafka: KafkaSettings) -> None:
