@@ -267,14 +267,21 @@ def cmd_analyzers(args: argparse.Namespace) -> int:
 
     pipeline = PipelineSettings()
     store = ModelStore(ModelStoreSettings().store)
+    configured = pipeline.analyzer_settings()
     rows = []
     for key, cls in discover().items():
-        if cls.model_entry is None:
+        # The entries of this deployment's settings (e.g. caption's backend, faces' optional
+        # expression model), not only the class's default.
+        entries = cls(cls.config_model.model_validate(configured.get(key, {}))).model_entries()
+        states = {entry: store.inspect(entry).state for entry in entries}
+        absent = [entry for entry, state in states.items() if state is not FolderState.PRESENT]
+        if not entries:
             weights = "none needed"
+        elif not absent:
+            weights = "present"
         else:
-            state = store.inspect(cls.model_entry).state
-            weights = ("present" if state is FolderState.PRESENT else
-                       f"{state}: tiktok-analyzer models pull {cls.model_entry}")
+            weights = ", ".join(f"{entry} {states[entry]}" for entry in absent) + (
+                f": tiktok-analyzer models pull {' '.join(absent)}")
         enabled = "yes" if key in pipeline.for_group(cls.group) else "no"
         rows.append((key, str(cls.group), enabled, weights, cls.inputs.describe(),
                      cls.description()))

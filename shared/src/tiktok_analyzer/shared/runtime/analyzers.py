@@ -257,6 +257,11 @@ class Analyzer(ABC, Generic[ConfigT, InputT, RecordT, SummaryT]):
         self.model_revision: str | None = None
         self.device: str = "cpu"
 
+    def model_entries(self) -> tuple[str, ...]:
+        """The lock entries this configuration loads (``model_entry`` unless a setting picks
+        another or adds one); ``tiktok-analyzer analyzers`` reports their state."""
+        return (self.model_entry,) if self.model_entry else ()
+
     @classmethod
     def description(cls) -> str:
         """The first sentence of the analyzer module's docstring (its one-line description),

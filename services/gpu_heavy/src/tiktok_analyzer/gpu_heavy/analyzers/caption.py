@@ -149,6 +149,9 @@ class CaptionAnalyzer(Analyzer[CaptionConfig, FramesInput, CaptionRecord, Captio
         """The lock entry of the configured backend (``model_entry`` is the default's)."""
         return LOCK_ENTRIES[self.config.backend]
 
+    def model_entries(self) -> tuple[str, ...]:
+        return (self.lock_entry,)
+
     def load(self, context: LoadContext) -> None:
         cfg = self.config
         pinned, folder = context.model_store.require(self.lock_entry)

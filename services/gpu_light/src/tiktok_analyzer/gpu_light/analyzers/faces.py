@@ -211,6 +211,10 @@ class FacesAnalyzer(Analyzer[FacesConfig, FramesInput, FacesRecord, FacesSummary
     expression_labels: list[str]
     expression_unavailable: str | None = EXPRESSION_OFF
 
+    def model_entries(self) -> tuple[str, ...]:
+        extra = (self.config.expression_model,) if self.config.expression else ()
+        return (*super().model_entries(), *extra)
+
     def load(self, context: LoadContext) -> None:
         pinned, folder = context.model_store.require(self.key)
         from mediapipe.tasks.python import vision  # type: ignore[import-untyped]
