@@ -124,3 +124,35 @@ def test_generated_documents_never_hold_the_password(tmp_path: Path) -> None:
     assert len(written) > 5
     for path in written:
         assert PASSWORD not in path.read_text(), path
+
+
+def test_every_client_in_the_code_takes_the_shared_settings() -> None:
+    """A Kafka or MinIO client built anywhere but the one place that applies the security
+    settings would silently talk plaintext: aiokafka clients must take
+    ``**kafka_client_kwargs(...)``, and the brokers and MinIO clients are built only by
+    ``make_broker``, ``MinioBlobStore`` and init's admin client (which takes the shared
+    ``minio_http_client``)."""
+    import ast
+
+    builders = {"AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient"}
+    only_in = {"KafkaBroker": "shared/src/tiktok_analyzer/shared/infra/kafka.py",
+               "Minio": "shared/src/tiktok_analyzer/shared/infra/blobs.py",
+               "MinioAdmin": "src/tiktok_analyzer/cli/init_infra.py"}
+    seen = set()
+    for root in ("shared/src", "services", "src", "benchmarks"):
+        for path in (REPO / root).rglob("*.py"):
+            where = path.relative_to(REPO).as_posix()
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in builders:
+                    seen.add(name)
+                    assert any(k.arg is None and "kafka_client_kwargs" in ast.unparse(k.value)
+                               for k in node.keywords), f"{where}:{node.lineno} {name}"
+                elif name in only_in:
+                    seen.add(name)
+                    assert where == only_in[name], f"{where}:{node.lineno} builds {name}"
+                    if name == "MinioAdmin":
+                        assert "minio_http_client" in ast.unparse(node), where
+    assert {"AIOKafkaConsumer", "AIOKafkaAdminClient", "KafkaBroker", "Minio"} <= seen
