@@ -70,17 +70,16 @@ def run_with_store(key: str, store: ModelStore, batch: FramesInput,
 @functools.cache
 def pulled_model_store(entry: str) -> Path:
     """A model store holding the real pinned weights of ``entry``, fetched by the production
-    ``ModelStore.pull`` (checksums verified) into the user's store (``TIKTOK_MODEL_STORE`` or
-    ``~/.cache/tiktok-analyzer/models``) once per session; a pull of files already there only
-    checks them. Skips, saying why, where no source of the weights is reachable. For the few
+    ``ModelStore.pull`` (checksums verified) into the project's ``.cache/test-models`` (the
+    set-up of the test command pulls them there first; a pull of files already there only
+    checks them). Skips, saying why, where no source of the weights is reachable. For the few
     analyzers whose official weights a package registry ships (/work/shared/REAL_WEIGHTS.md)."""
     import pytest
 
     from tiktok_analyzer.shared.errors import ConfigError
     from tiktok_analyzer.shared.runtime.models import ModelStore
-    from tiktok_analyzer.shared.settings import ModelStoreSettings
 
-    root = ModelStoreSettings().store.expanduser()
+    root = Path(__file__).resolve().parents[1] / ".cache" / "test-models"
     try:
         ModelStore(root).pull(entry, progress=lambda _: None)
     except (OSError, ConfigError) as exc:
