@@ -28,6 +28,7 @@ from tiktok_analyzer.ingest.protection import find_protection
 from tiktok_analyzer.ingest.streams import (
     choose_audio,
     choose_video,
+    codec_name,
     counted_streams,
     is_cover,
     stream_warnings,
@@ -93,13 +94,10 @@ def _check_streams(container: Any, gate: GateSettings) -> None:
                             f"streams (limit {gate.max_streams})")
 
 
-def _codec_name(stream: Any) -> str:
-    # canonical_name is the format's name (av1), not the decoder's (libdav1d)
-    return str(stream.codec_context.codec.canonical_name)
 
 
 def _check_video(stream: Any, gate: GateSettings) -> None:
-    codec = _codec_name(stream)
+    codec = codec_name(stream)
     if codec not in gate.video_codecs:
         raise MediaRejected(f"video codec {codec} is not allowed "
                             f"(allowed: {', '.join(gate.video_codecs)})")
@@ -117,7 +115,7 @@ def _check_video(stream: Any, gate: GateSettings) -> None:
 
 
 def _check_audio(stream: Any, gate: GateSettings) -> None:
-    codec = _codec_name(stream)
+    codec = codec_name(stream)
     if codec not in gate.audio_codecs:
         raise MediaRejected(f"audio codec {codec} is not allowed "
                             f"(allowed: {', '.join(gate.audio_codecs)})")
@@ -257,7 +255,7 @@ def probe_file(path: Path, gate: GateSettings) -> tuple[MediaInfo, list[str]]:
             container=container.format.name,
             duration_s=duration,
             size_bytes=size,
-            audio_codec=_codec_name(audio) if audio else None,
+            audio_codec=codec_name(audio) if audio else None,
             audio_sample_rate=audio.codec_context.sample_rate if audio else None,
             video_stream_index=video.index if video is not None else None,
             audio_stream_index=audio.index if audio is not None else None,
@@ -293,7 +291,7 @@ def _video_facts(video: Any, scan: _Scan, warnings: list[str]) -> dict[str, Any]
         "width": video.codec_context.width,
         "height": video.codec_context.height,
         "fps": _rate(video.average_rate) or _rate(video.guessed_rate),
-        "video_codec": _codec_name(video),
+        "video_codec": codec_name(video),
         "rotation_deg": rotation,
         "pixel_aspect": round(pixel_aspect, 4),
         "variable_frame_rate": vfr,
@@ -309,14 +307,14 @@ def _has_alpha(frame: Any) -> bool:
 
 
 def _stream_info(s: Any) -> StreamInfo:
-    if is_cover(s):  # a still picture in the file's metadata, not a video
-        return StreamInfo(index=s.index, kind="other", codec=_codec_name(s))
+    if is_cover(s) or s.codec_context is None:  # a cover picture; a stream FFmpeg cannot read
+        return StreamInfo(index=s.index, kind="other", codec=codec_name(s))
     if s.type == "video":
-        return StreamInfo(index=s.index, kind="video", codec=_codec_name(s),
+        return StreamInfo(index=s.index, kind="video", codec=codec_name(s),
                           width=s.codec_context.width, height=s.codec_context.height,
                           fps=_rate(s.average_rate) or _rate(s.guessed_rate))
     if s.type == "audio":
-        return StreamInfo(index=s.index, kind="audio", codec=_codec_name(s),
+        return StreamInfo(index=s.index, kind="audio", codec=codec_name(s),
                           sample_rate=s.codec_context.sample_rate,
                           channels=s.codec_context.channels)
     return StreamInfo(index=s.index, kind="other", codec=None)

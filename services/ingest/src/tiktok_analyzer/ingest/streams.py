@@ -40,8 +40,17 @@ def _secondary(stream: Any) -> bool:
     return bool(int(stream.disposition) & _flags()[2])
 
 
-def _codec(stream: Any) -> str:
-    return str(stream.codec_context.codec.canonical_name)
+def codec_name(stream: Any) -> str:
+    """The format's name of the stream's codec (av1, not the decoder's libdav1d); "unknown"
+    for a stream whose codec FFmpeg could not identify (a damaged header can leave one)."""
+    context = stream.codec_context  # None where FFmpeg has no decoder for the stream
+    codec = context.codec if context is not None else None
+    return str(codec.canonical_name) if codec is not None else "unknown"
+
+
+def _number(stream: Any, attribute: str) -> int:
+    """A codec parameter (width, channels, ...), 0 where the stream has no codec context."""
+    return int(getattr(stream.codec_context, attribute, 0) or 0)
 
 
 def is_cover(stream: Any) -> bool:
@@ -63,8 +72,8 @@ def choose_video(streams: Iterable[Any], allowed: list[str]) -> Any:
     if not candidates:
         return None
     return min(candidates, key=lambda s: (
-        _codec(s) not in allowed, not _default(s),
-        -(s.codec_context.width or 0) * (s.codec_context.height or 0), s.index))
+        codec_name(s) not in allowed, not _default(s),
+        -_number(s, "width") * _number(s, "height"), s.index))
 
 
 def choose_audio(streams: Iterable[Any], allowed: list[str]) -> Any:
@@ -74,9 +83,9 @@ def choose_audio(streams: Iterable[Any], allowed: list[str]) -> Any:
     if not candidates:
         return None
     return min(candidates, key=lambda s: (
-        _codec(s) not in allowed, not _default(s),
-        _secondary(s), -(s.codec_context.channels or 0),
-        -(s.codec_context.bit_rate or 0), s.index))
+        codec_name(s) not in allowed, not _default(s),
+        _secondary(s), -_number(s, "channels"),
+        -_number(s, "bit_rate"), s.index))
 
 
 def stream_warnings(streams: Iterable[Any], video: Any, audio: Any) -> list[str]:
@@ -85,7 +94,8 @@ def stream_warnings(streams: Iterable[Any], video: Any, audio: Any) -> list[str]
     warnings: list[str] = []
     covers = [s for s in streams if is_cover(s)]
     if covers:
-        warnings.append(f"cover picture ({_codec(covers[0])}, stream {covers[0].index}) kept as "
+        cover = covers[0]
+        warnings.append(f"cover picture ({codec_name(cover)}, stream {cover.index}) kept as "
                         "metadata: it is not analyzed as video")
     videos = [s for s in streams if s.type == "video" and not is_cover(s)]
     if len(videos) > 1 and video is not None:
@@ -93,7 +103,7 @@ def stream_warnings(streams: Iterable[Any], video: Any, audio: Any) -> list[str]
     audios = [s for s in streams if s.type == "audio"]
     if len(audios) > 1 and audio is not None:
         why = ("the default" if _default(audio)
-               else f"{audio.codec_context.channels} channels")
+               else f"{_number(audio, 'channels')} channels")
         warnings.append(f"{len(audios)} audio streams: stream {audio.index} ({why}) is analyzed "
                         "as the main mix")
     return warnings
