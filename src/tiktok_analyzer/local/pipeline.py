@@ -32,7 +32,8 @@ from tiktok_analyzer.shared.contracts.events import (
 from tiktok_analyzer.shared.contracts.report import FinalReport
 from tiktok_analyzer.shared.infra.blobs import LocalBlobStore, PayloadPacker
 from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, make_runner
-from tiktok_analyzer.shared.runtime.consume import analyze_batch
+from tiktok_analyzer.shared.runtime.consume import analyze_batches
+from tiktok_analyzer.shared.runtime.gpu import GpuSettings
 from tiktok_analyzer.shared.runtime.models import ModelStore
 from tiktok_analyzer.shared.settings import (
     ModelStoreSettings,
@@ -79,8 +80,9 @@ class LocalPipeline:
     Concurrency: each group's analyzers load on a thread of their own while the first file is
     already being gated and decoded, and each group analyzes its batches on its own worker
     thread while the sampler keeps decoding (at most ``_BATCHES_AHEAD`` batches wait per
-    group). The model libraries release the GIL in their kernels, so a video takes about as
-    long as the slowest of decoding and each group, not their sum."""
+    group, and the worker analyzes all those waiting together: ``_submit``). The model
+    libraries release the GIL in their kernels, so a video takes about as long as the slowest
+    of decoding and each group, not their sum."""
 
     def __init__(self, pipeline: PipelineSettings | None = None,
                  sampling: SamplingSettings | None = None,
@@ -99,12 +101,16 @@ class LocalPipeline:
         self._runners: dict[Group, Future[GroupRunner]] = {
             group: self._loaders.submit(make_runner, group, self.pipeline.for_group(group),
                                         store, models.device,
-                                        self.pipeline.settings_for_group(group))
+                                        self.pipeline.settings_for_group(group),
+                                        GpuSettings().memory_fraction)
             for group in Group
         }
         self._workers = {group: ThreadPoolExecutor(max_workers=1,
                                                    thread_name_prefix=f"analyze-{group}")
                          for group in Group}
+        self._queues: dict[Group, list[tuple[FrameBatch | AudioChunk, Future[PartialResult]]]] = {
+            group: [] for group in Group}
+        self._queue_lock = threading.Lock()
 
     @property
     def runners(self) -> dict[Group, GroupRunner]:
@@ -120,9 +126,32 @@ class LocalPipeline:
                           f"({sum(len(r.keys) for r in runners.values())} analyzers)")
         return self.timings["loaded_s"]
 
-    def _analyze(self, group: Group, event: FrameBatch | AudioChunk,
-                 blobs: LocalBlobStore) -> PartialResult:
-        return analyze_batch(self._runners[group].result(), event, blobs)
+    def _submit(self, group: Group, event: FrameBatch | AudioChunk,
+                blobs: LocalBlobStore) -> Future[PartialResult]:
+        """Queue ``event`` for its group's worker. The worker takes every batch queued by the
+        time it is free (up to ``_BATCHES_AHEAD``) and analyzes them together, so that the
+        analyzers' model calls fill up to their batch size as in the services."""
+        future: Future[PartialResult] = Future()
+        with self._queue_lock:
+            self._queues[group].append((event, future))
+        self._workers[group].submit(self._drain, group, blobs)
+        return future
+
+    def _drain(self, group: Group, blobs: LocalBlobStore) -> None:
+        with self._queue_lock:
+            taken = list(self._queues[group])
+            self._queues[group].clear()
+        if not taken:
+            return  # an earlier drain took them
+        try:
+            partials = analyze_batches(self._runners[group].result(),
+                                       [event for event, _ in taken], blobs)
+        except BaseException as exc:
+            for _, future in taken:
+                future.set_exception(exc)
+            raise
+        for (_, future), partial in zip(taken, partials, strict=True):
+            future.set_result(partial)
 
     def analyze(self, path: Path) -> FinalReport:
         ref = file_ref(path)
@@ -161,8 +190,7 @@ class LocalPipeline:
                     manifest = event
                     continue
                 slots[event.group].acquire()  # back-pressure: decoding waits for a slow group
-                future = self._workers[event.group].submit(self._analyze, event.group, event,
-                                                           blobs)
+                future = self._submit(event.group, event, blobs)
                 future.add_done_callback(functools.partial(_release, slots[event.group]))
                 pending.append((future, _reached_s(event)))
                 while pending and pending[0][0].done():
