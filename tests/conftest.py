@@ -101,5 +101,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on fixed ports, started once. The other worker meanwhile runs the in-process tests."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("xdist_group"):
+            continue  # a stack of its own (test_secure_pipeline.py)
         if item.get_closest_marker("infra") or fixtures & {"stack", "services"}:
             item.add_marker(pytest.mark.xdist_group("infra"))
