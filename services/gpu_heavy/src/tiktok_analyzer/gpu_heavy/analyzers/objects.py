@@ -86,8 +86,7 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
     key: ClassVar[str] = "objects"
     group: ClassVar[Group] = Group.GPU_HEAVY
     version: ClassVar[str] = "1"
-    # Frames per forward pass; on a GPU the runner fills it from several videos' batches.
-    batch_size: ClassVar[int] = 16
+    batch_size: ClassVar[int] = 4  # frames per forward pass on a CPU (see effective_batch_size)
     # 2 fps: boxes of a moving object still overlap from one frame to the next.
     inputs = FramePolicy(every_s=0.5, shot_starts=True)
     config_model = ObjectsConfig
@@ -116,6 +115,15 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
         self.yolo = yolo
         self.names: dict[int, str] = dict(network.names)
         self.model_id, self.model_revision = pinned.model_id, pinned.revision
+
+    @property
+    def effective_batch_size(self) -> int:
+        """16 frames per forward pass on a GPU, which the runner fills from several videos'
+        batches; 4 (one sampler batch) on a CPU, where larger passes measured slower
+        (docs/benchmarks.md, "Batching across videos"). The ``batch_size`` setting wins."""
+        if self.config.batch_size:
+            return self.config.batch_size
+        return 16 if self.device.startswith("cuda") else self.batch_size
 
     def process(self, batch: FramesInput) -> list[FrameDetections]:
         return self.process_many([batch])[0]
