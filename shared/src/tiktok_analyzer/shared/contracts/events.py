@@ -22,10 +22,17 @@ def utc_now() -> datetime:
 
 
 class Model(BaseModel):
-    """Base for every message: immutable, strict about unknown keys, bytes as base64 in JSON."""
+    """Base for every message: immutable, strict about unknown keys, bytes as base64 in JSON.
+
+    Infinite and NaN floats, which a producer's JSON may carry and validation lets through,
+    are written as the strings "Infinity" and "NaN" (which validate back to the same floats):
+    pydantic's default writes null, which a required float field then refuses, so a service
+    could not read back the event or report it had just written.
+    """
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64",
+        ser_json_inf_nan="strings",
     )
 
 
