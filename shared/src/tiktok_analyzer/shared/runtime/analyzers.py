@@ -29,6 +29,7 @@ objects run under Kafka and in one process.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -112,6 +113,17 @@ class FramesInput:
         if len(mine) == len(self.frames) and kept is self.signals:
             return self
         return replace(self, frames=mine, signals=kept)
+
+
+ItemT = TypeVar("ItemT")
+
+
+def split_per_batch(batches: Sequence[FramesInput], per_frame: Sequence[ItemT]
+                    ) -> list[Sequence[ItemT]]:
+    """``per_frame`` (one item per frame of all ``batches``, in order: what a model call over
+    their frames gives) split back into one list per batch, for ``process_many``."""
+    bounds = list(itertools.accumulate((len(b.frames) for b in batches), initial=0))
+    return [list(per_frame[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 @dataclass(frozen=True)

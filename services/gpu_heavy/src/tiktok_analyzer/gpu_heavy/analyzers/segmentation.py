@@ -29,7 +29,6 @@ or ``indoor`` when one has at least ``SETTING_MAJORITY`` of them, else ``mixed``
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -41,7 +40,6 @@ from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.contracts.results import (
     StrictRecord,
     StrictSummary,
-    frame_durations,
 )
 from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.runtime.analyzers import (
@@ -52,7 +50,9 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     FramesInput,
     LoadContext,
     VideoFacts,
+    split_per_batch,
 )
+from tiktok_analyzer.shared.runtime.per_shot import by_shot, stand_for, weighted_mean
 
 Setting = Literal["indoor", "outdoor", "mixed", "unknown"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
@@ -167,28 +167,6 @@ class SegmentationSummary(StrictSummary):
         default_factory=list, description="Per shot (the sampler's); empty when unknown")
 
 
-def split_by_shot(records: Sequence[SegmentationRecord], video: VideoFacts
-                  ) -> list[tuple[float, float, list[SegmentationRecord]]]:
-    """(start, end, records) per shot; empty when the shots are unknown. (gpu_light has the
-    same helper; a gpu_heavy image does not install gpu_light, so it is repeated here.)"""
-    starts = sorted(video.shot_starts_s)
-    if not starts:
-        return []
-    end = max(video.duration_s or 0.0, max((r.t for r in records), default=0.0), starts[-1])
-    bounds = [*starts, end + 1e-6]
-    return [(round(a, 3), round(min(b, end), 3), [r for r in records if a <= r.t < b])
-            for a, b in itertools.pairwise(bounds)]
-
-
-def stand_for(times: Sequence[float], end: float | None) -> list[float]:
-    """How long each sampled frame stands for: the gap to the next one, the last one up to
-    ``end`` (or the median gap)."""
-    durations = frame_durations(times)
-    if times and end is not None and end > times[-1]:
-        durations[-1] = end - times[-1]
-    return [d if d > 0 else 1e-3 for d in durations]
-
-
 def mean_shares(records: Sequence[SegmentationRecord], weights: Sequence[float], top_k: int
                 ) -> list[ClassShare]:
     """Each class's time-weighted mean share (0 in frames where it was under min_share)."""
@@ -200,12 +178,6 @@ def mean_shares(records: Sequence[SegmentationRecord], weights: Sequence[float],
     ranked = sorted(sums.items(), key=lambda kv: -kv[1])[:top_k]
     return [ClassShare(label=k, share=round(min(1.0, v / total), 4)) for k, v in ranked
             ] if total > 0 else []
-
-
-def weighted_mean(values: Sequence[float | None], weights: Sequence[float]) -> float | None:
-    pairs = [(v, w) for v, w in zip(values, weights, strict=True) if v is not None]
-    total = sum(w for _, w in pairs)
-    return round(sum(v * w for v, w in pairs) / total, 4) if total > 0 else None
 
 
 def input_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -309,8 +281,7 @@ class SegmentationAnalyzer(Analyzer[SegmentationConfig, FramesInput, Segmentatio
                      ) -> list[Sequence[SegmentationRecord]]:
         """The frames of several batches (the runner's call) in one forward pass."""
         records = self.segment_frames([f for batch in batches for f in batch.frames])
-        bounds = list(itertools.accumulate((len(b.frames) for b in batches), initial=0))
-        return [records[a:b] for a, b in itertools.pairwise(bounds)]
+        return split_per_batch(batches, records)
 
     def segment_frames(self, frames: Sequence[DecodedFrame]) -> list[SegmentationRecord]:
         if not frames:
@@ -346,7 +317,7 @@ class SegmentationAnalyzer(Analyzer[SegmentationConfig, FramesInput, Segmentatio
                        ) -> SegmentationSummary:
         k = self.config.top_k
         shots = []
-        for start, end, part in split_by_shot(records, video):
+        for start, end, part in by_shot(records, video):
             weights = stand_for([r.t for r in part], end)
             setting, ratio = setting_of(weighted_mean([r.indoor_share for r in part], weights),
                                         weighted_mean([r.outdoor_share for r in part], weights))

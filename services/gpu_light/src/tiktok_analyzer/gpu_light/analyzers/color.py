@@ -10,7 +10,6 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.gpu_light.analyzers._per_shot import ShotSpan, by_shot
 from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.contracts.results import StrictRecord, StrictSummary, mean_of
 from tiktok_analyzer.shared.runtime.analyzers import (
@@ -20,6 +19,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     FramesInput,
     VideoFacts,
 )
+from tiktok_analyzer.shared.runtime.per_shot import ShotSpan, by_shot
 
 
 class ColorConfig(AnalyzerConfig):

@@ -17,7 +17,6 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_analyzer.gpu_light.analyzers._per_shot import ShotSpan, by_shot
 from tiktok_analyzer.gpu_light.analyzers._picture import (
     blockiness,
     combing,
@@ -34,6 +33,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     FramesInput,
     VideoFacts,
 )
+from tiktok_analyzer.shared.runtime.per_shot import ShotSpan, by_shot
 
 
 class QualityConfig(AnalyzerConfig):

@@ -40,7 +40,6 @@ embedded with the same CLIP model can search them.
 from __future__ import annotations
 
 import base64
-import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -48,13 +47,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from tiktok_analyzer.gpu_light.analyzers._per_shot import ShotSpan, by_shot
 from tiktok_analyzer.shared.contracts.events import Group
 from tiktok_analyzer.shared.contracts.results import (
     LabelScore,
     StrictRecord,
     StrictSummary,
-    frame_durations,
 )
 from tiktok_analyzer.shared.errors import ConfigError
 from tiktok_analyzer.shared.runtime.analyzers import (
@@ -65,7 +62,9 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     FramesInput,
     LoadContext,
     VideoFacts,
+    split_per_batch,
 )
+from tiktok_analyzer.shared.runtime.per_shot import ShotSpan, by_shot, stand_for
 
 EMBEDDING_DTYPE = "<f2"  # float16, little-endian: half the size of float32, ample for cosines
 
@@ -184,16 +183,6 @@ class SceneLabelsSummary(StrictSummary):
         default_factory=list, description="Per shot (the sampler's); empty when unknown")
 
 
-def stand_for(times: Sequence[float], end: float | None) -> list[float]:
-    """How long each sampled frame stands for: the gap to the next frame, and for the last one
-    the time to ``end`` (a shot's end) or, without one, the median gap."""
-    durations = frame_durations(times)
-    if times and end is not None and end > times[-1]:
-        durations[-1] = end - times[-1]
-    # A frame alone in a zero-length span must still count.
-    return [d if d > 0 else 1e-3 for d in durations]
-
-
 def mean_labels(records: Sequence[SceneLabelsRecord], weights: Sequence[float], top_k: int
                 ) -> dict[str, list[LabelScore]]:
     """Per set, each label's weighted mean score (0 in frames where it was not kept)."""
@@ -302,8 +291,7 @@ class SceneLabelsAnalyzer(Analyzer[SceneLabelsConfig, FramesInput, SceneLabelsRe
     def process_many(self, batches: Sequence[FramesInput]) -> list[Sequence[SceneLabelsRecord]]:
         """The frames of several batches (the runner's call) in one forward pass."""
         records = self.label_frames([f for batch in batches for f in batch.frames])
-        bounds = list(itertools.accumulate((len(b.frames) for b in batches), initial=0))
-        return [records[a:b] for a, b in itertools.pairwise(bounds)]
+        return split_per_batch(batches, records)
 
     def label_frames(self, frames: Sequence[DecodedFrame]) -> list[SceneLabelsRecord]:
         import torch
