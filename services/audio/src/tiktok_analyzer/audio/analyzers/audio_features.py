@@ -24,6 +24,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     AudioInput,
     AudioPolicy,
 )
+from tiktok_analyzer.shared.runtime.compile_lock import numba_compile_lock
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first. A key is the rotation and mode
@@ -185,7 +186,8 @@ class AudioFeaturesAnalyzer(Analyzer[AudioFeaturesConfig, AudioInput, AudioFeatu
         rate = 16_000
         t = np.arange(rate * 3) / rate
         y = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)) * (t % 0.5 < 0.25)
-        self.process(AudioInput("warm-up", 0, 0.0, rate, (0.05 * y).astype(np.float32)))
+        with numba_compile_lock():  # numba's shared kernel cache: one compiler at a time
+            self.process(AudioInput("warm-up", 0, 0.0, rate, (0.05 * y).astype(np.float32)))
 
     def process(self, batch: AudioInput) -> list[AudioFeaturesRecord]:
         """One record per chunk, covering only the samples the chunk owns (after its overlap):

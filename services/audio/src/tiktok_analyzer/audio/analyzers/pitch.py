@@ -34,6 +34,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     AudioInput,
     AudioPolicy,
 )
+from tiktok_analyzer.shared.runtime.compile_lock import numba_compile_lock
 
 
 class PitchConfig(AnalyzerConfig):
@@ -113,8 +114,9 @@ class PitchAnalyzer(Analyzer[PitchConfig, AudioInput, PitchRecord, PitchSummary]
         # pyin's Viterbi and YIN kernels are numba-compiled on first call (seconds).
         rate = 16_000
         t = np.arange(rate) / rate
-        self.process(AudioInput("warm-up", 0, 0.0, rate,
-                                (0.1 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)))
+        with numba_compile_lock():  # numba's shared kernel cache: one compiler at a time
+            self.process(AudioInput("warm-up", 0, 0.0, rate,
+                                    (0.1 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)))
 
     def frame_length(self, sr: int) -> int:
         """pyin searches periods up to ``frame_length - frame_length // 2 - 1`` samples, so the
