@@ -331,6 +331,42 @@ def gib(value: int | None) -> str:
     return "-" if value is None else f"{value / 2**30:.2f}"
 
 
+def print_sizes() -> None:
+    """BLIP-2 OPT-2.7b's parameters and weight memory per precision, from the real-size
+    architecture built on torch's meta device (no memory, no GPU). fp32 and fp16 are exact;
+    8-bit and 4-bit are estimates of what ``BitsAndBytesConfig`` loads: every Linear layer's
+    weight at 1 byte plus an fp32 scale per row (LLM.int8) or 0.5 byte plus an fp32 scale per
+    block of 64 (NF4), except the modules transformers keeps as they are: ``lm_head`` (fp16,
+    tied to the token embedding) and, for BLIP-2, the Q-Former and query tokens (fp32); the
+    rest fp16."""
+    torch = _torch()
+    from transformers import Blip2ForConditionalGeneration
+
+    with torch.device("meta"):
+        model = Blip2ForConditionalGeneration(blip2_config(smoke=False))
+    total = sum(p.numel() for p in model.parameters())
+    kept_fp32 = sum(p.numel() for n, p in model.named_parameters()
+                    if n.startswith(("qformer.", "query_tokens")))
+    quantized = [m.weight for n, m in model.named_modules()
+                 if isinstance(m, torch.nn.Linear) and not n.startswith("qformer.")
+                 and not n.endswith("lm_head")]
+    in_quantized = sum(w.numel() for w in quantized)
+    rows = sum(w.shape[0] for w in quantized)
+    fp16_rest = total - kept_fp32 - in_quantized
+    loaded_fp16 = 4 * kept_fp32 + 2 * (total - kept_fp32)
+    sizes = {
+        "fp32": 4 * total,
+        "fp16 (as loaded)": loaded_fp16,
+        "int8 (estimate)": in_quantized + 4 * rows + 2 * fp16_rest + 4 * kept_fp32,
+        "int4 (estimate)": (in_quantized // 2 + 4 * (in_quantized // 64) + 2 * fp16_rest
+                            + 4 * kept_fp32),
+    }
+    print(f"BLIP-2 OPT-2.7b: {total / 1e6:,.1f} M parameters ({in_quantized / 1e6:,.1f} M in "
+          f"quantizable Linear layers, {kept_fp32 / 1e6:,.1f} M kept in fp32)")
+    for name, size in sizes.items():
+        print(f"  {name:<17} {size / 1e9:6.2f} GB of weights")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
@@ -342,7 +378,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20, help="caption tokens per frame")
     parser.add_argument("--crops", type=int, default=8, help="ocr text crops per frame")
     parser.add_argument("--shots", type=int, default=10, help="shots in the 60 s video")
+    parser.add_argument("--sizes", action="store_true",
+                        help="only print BLIP-2's weight memory per precision (no device)")
     args = parser.parse_args()
+    if args.sizes:
+        print_sizes()
+        return
     if args.smoke:
         args.batch_sizes, args.repeat, args.tokens = [1, 2], 1, 2
     torch = _torch()
