@@ -95,6 +95,9 @@ def video_factory(media_dir: Path) -> Callable[..., Path]:
     return make
 
 
+# tryfirst: pytest-xdist reads the groups in its own collection hook, which otherwise runs
+# before this one (this conftest is registered first) and would see no group at all.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``scripts/test.sh`` runs two workers), every test of the real
     infrastructure goes to one worker: they share one Kafka, one MinIO and one set of services

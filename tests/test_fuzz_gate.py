@@ -73,7 +73,10 @@ for line in sys.stdin:
         out = {"outcome": "rejected", "text": "memory limit"}
     except BaseException as exc:
         out = {"outcome": "unhandled", "text": "".join(traceback.format_exception(exc))}
-    out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, this process image's own high-water mark: ru_maxrss would also count the
+    # parent's memory at fork (Linux folds it in at exec), e.g. a large pytest worker's.
+    hwm = [l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM")]
+    out["peak_rss"] = int(hwm[0].split()[1]) * 1024
     out["as_limit"] = resource.getrlimit(resource.RLIMIT_AS)[0]
     print(json.dumps(out), flush=True)
 """

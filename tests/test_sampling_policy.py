@@ -106,9 +106,13 @@ class Sampled:
         self.store = store
         packer = PayloadPacker(store, "work", 256 * 1024)
         sampling = SamplingSettings(**settings)
-        # objects asks for 2 frames/s of its own; these tests check the heavy group's interval
-        # and shot starts, so here it follows the group's interval.
-        pipeline = PipelineSettings(settings={"objects": {"every_s": sampling.heavy_interval_s}})
+        # These tests check the heavy group's interval and shot starts: the group runs only
+        # objects here, which asks for 2 frames/s of its own, so it follows the group's
+        # interval (caption and segmentation have grids of their own, 3 s and 2 s).
+        # Likewise the light group without scene_labels, which also asks for shot starts.
+        light = [k for k in PipelineSettings().gpu_light if k != "scene_labels"]
+        pipeline = PipelineSettings(gpu_heavy=["objects"], gpu_light=light,
+                                    settings={"objects": {"every_s": sampling.heavy_interval_s}})
         self.events = list(sample_video(path, accepted_for(path), packer, sampling, pipeline))
         *self.batches, self.manifest = self.events
         assert isinstance(self.manifest, SamplingManifest)

@@ -121,12 +121,16 @@ def _outcome_table(outcomes: list[Outcome]) -> str:
     from rich.table import Table
 
     table = Table(title="outcomes")
-    for column in ("file", "status", "time", "report", "detail"):
-        table.add_column(column, overflow="fold")  # paths wrap whole, never cut with "..."
+    # The file column is as wide as its longest path (up to 120), so a name is never split;
+    # the other columns wrap (fold) rather than cut with "...".
+    widest = min(120, max((len(str(o.path)) for o in outcomes), default=4))
+    table.add_column("file", overflow="fold", min_width=widest)
+    for column in ("status", "time", "report", "detail"):
+        table.add_column(column, overflow="fold")
     for o in outcomes:
         table.add_row(str(o.path), o.status, f"{o.seconds:.1f}s",
                       str(o.page or o.report or ""), o.detail[:100])
-    console = Console(file=sys.stdout, width=160, record=True)
+    console = Console(file=sys.stdout, width=max(160, widest + 80), record=True)
     with console.capture() as captured:
         console.print(table)
     return captured.get()
