@@ -95,16 +95,14 @@ def video_factory(media_dir: Path) -> Callable[..., Path]:
     return make
 
 
-# tryfirst: pytest-xdist reads the groups in its own collection hook, which otherwise runs
-# before this one (this conftest is registered first) and would see no group at all.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Under pytest-xdist (``scripts/test.sh`` runs two workers), every test of the real
     infrastructure goes to one worker: they share one Kafka, one MinIO and one set of services
-    on fixed ports, started once. The other worker meanwhile runs the in-process tests."""
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if item.get_closest_marker("xdist_group"):
-            continue  # a stack of its own (test_secure_pipeline.py)
-        if item.get_closest_marker("infra") or fixtures & {"stack", "services"}:
-            item.add_marker(pytest.mark.xdist_group("infra"))
+    on fixed ports, started once. The other worker meanwhile runs the in-process tests.
+    Marked as each item is collected: xdist reads the groups in its own collection hook,
+    which may run before any ``pytest_collection_modifyitems`` of this conftest."""
+    if item.get_closest_marker("xdist_group"):
+        return  # a stack of its own (test_secure_pipeline.py)
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("infra") or fixtures & {"stack", "services"}:
+        item.add_marker(pytest.mark.xdist_group("infra"))

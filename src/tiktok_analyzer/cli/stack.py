@@ -230,8 +230,13 @@ def _start_kafka(paths: StackPaths, kafka: KafkaSettings) -> None:
             from tiktok_analyzer.cli.stack_secure import scram_format_args
 
             scram = scram_format_args(material)
-        subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
-                        cluster_id, "-c", str(config), *scram], capture_output=True, check=True)
+        formatted = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool",
+                                    "format", "-t", cluster_id, "-c", str(config), *scram],
+                                   capture_output=True, text=True)
+        if formatted.returncode != 0:
+            tail = (formatted.stdout + formatted.stderr).strip().splitlines()[-5:]
+            raise RuntimeError(f"formatting Kafka's log folder {data} failed: "
+                               + " | ".join(tail))
     _start("kafka", [java, "-Xms256m", "-Xmx768m", "-cp", classpath, "kafka.Kafka",
                      str(config)], dict(os.environ), paths)
     # Generous: on a loaded 2-core machine the broker took over two minutes (TLS set-up adds).
