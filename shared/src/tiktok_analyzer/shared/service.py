@@ -49,7 +49,7 @@ from tiktok_analyzer.shared.infra.kafka import (
     make_broker,
     publish,
 )
-from tiktok_analyzer.shared.observability import metrics
+from tiktok_analyzer.shared.observability import metrics, telemetry
 from tiktok_analyzer.shared.observability.health import Check
 from tiktok_analyzer.shared.observability.observer import Observer, setup_process
 from tiktok_analyzer.shared.runtime.analyzers import GroupRunner, make_runner
@@ -154,14 +154,25 @@ def consumer_app(group: Group) -> FastStream:
             # own partition and offset; the set is acked (or nacked) as one by FastStream.
             one = KafkaMessage(record, record.value or b"", consumer=FAKE_CONSUMER,
                                headers={k: v.decode() for k, v in record.headers})
-            event = await decode_or_deadletter(broker, one, adapter, group=group_id)
+            # In a span of the record's own trace: decoding names its video on the current
+            # span, which must not be the set's (a root of no video's trace).
+            with telemetry.consumer_span(record.topic, record.headers, {
+                    "messaging.kafka.destination.partition": record.partition,
+                    "messaging.kafka.message.offset": record.offset}):
+                event = await decode_or_deadletter(broker, one, adapter, group=group_id)
             if event is not None:
                 events.append(event)
                 messages.append(one)
         if not events:
             return
+        first: Any = messages[0].raw_message
         try:
-            partials = await asyncio.to_thread(analyze_batches, deps.runner, events, deps.store)
+            # The analysis spans go into the trace of the set's first batch (one model call
+            # serves every video of the set, so it cannot sit in each one's trace).
+            with telemetry.consumer_span(first.topic, first.headers, {
+                    "batch.count": len(events)}):
+                partials = await asyncio.to_thread(analyze_batches, deps.runner, events,
+                                                   deps.store)
         except Exception:
             # One of them cannot be handled: each on its own, so the others go on.
             log.exception("a set of %d batches failed; handling them one by one", len(events))
@@ -170,7 +181,19 @@ def consumer_app(group: Group) -> FastStream:
         for event, partial in zip(events, partials, strict=True):
             metrics.record_runs(str(group), partial.runs,
                                 len(event.frames) if isinstance(event, FrameBatch) else 1)
-        await asyncio.gather(*(publish(broker, partial, AGGREGATOR_IN) for partial in partials))
+        await asyncio.gather(*(publish_in_trace(one, partial)
+                               for one, partial in zip(messages, partials, strict=True)))
+
+    async def publish_in_trace(one: KafkaMessage, partial: PartialResult) -> None:
+        """Publish a batch's result inside a consumer span continuing that batch's own trace
+        (its headers): the set's single FastStream span would put every video of the set in
+        one trace, or none."""
+        record: Any = one.raw_message
+        with telemetry.consumer_span(record.topic, record.headers, {
+                telemetry.VIDEO_ID: partial.video_id,
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset}):
+            await publish(broker, partial, AGGREGATOR_IN)
 
     retry = RetrySettings()
 
