@@ -321,7 +321,11 @@ class Analyzer(ABC, Generic[ConfigT, InputT, RecordT, SummaryT]):
     # --- the report: called by the aggregator, which never calls load() ----------------------
 
     def summarize(self, records: Sequence[RecordT]) -> SummaryT:
-        """The video-level summary from every record of the video, sorted by ``t``."""
+        """The video-level summary from every record of the video, sorted by ``t``. An
+        analyzer that overrides only ``summarize_with`` gets it here without the video's facts
+        (no shots), so it need not write this method too."""
+        if type(self).summarize_with is not Analyzer.summarize_with:
+            return self.summarize_with(records, VideoFacts())
         return self.summary_model()  # type: ignore[return-value]
 
     def summarize_with(self, records: Sequence[RecordT], video: VideoFacts) -> SummaryT:

@@ -205,9 +205,6 @@ class CaptionAnalyzer(Analyzer[CaptionConfig, FramesInput, CaptionRecord, Captio
 
     # --- the report (aggregator) --------------------------------------------------------------
 
-    def summarize(self, records: Sequence[CaptionRecord]) -> CaptionSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[CaptionRecord], video: VideoFacts
                        ) -> CaptionSummary:
         cfg = self.config

@@ -169,9 +169,6 @@ class ObjectsAnalyzer(Analyzer[ObjectsConfig, FramesInput, FrameDetections, Obje
     def close(self) -> None:
         self.yolo = None
 
-    def summarize(self, records: Sequence[FrameDetections]) -> ObjectsSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[FrameDetections], video: VideoFacts
                        ) -> ObjectsSummary:
         cfg = self.config

@@ -310,9 +310,6 @@ class SegmentationAnalyzer(Analyzer[SegmentationConfig, FramesInput, Segmentatio
 
     # --- the report ---------------------------------------------------------------------------
 
-    def summarize(self, records: Sequence[SegmentationRecord]) -> SegmentationSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[SegmentationRecord], video: VideoFacts
                        ) -> SegmentationSummary:
         k = self.config.top_k

@@ -196,9 +196,6 @@ class CameraMotionAnalyzer(Analyzer[CameraMotionConfig, FramesInput, CameraMotio
             roll_deg_s=round(mean["roll"], 3), shake=round(shake, 5), shaky=shaky,
             support=round(support, 3))
 
-    def summarize(self, records: Sequence[CameraMotionRecord]) -> CameraMotionSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[CameraMotionRecord], video: VideoFacts
                        ) -> CameraMotionSummary:
         segments = _segments(records, video.shot_starts_s)

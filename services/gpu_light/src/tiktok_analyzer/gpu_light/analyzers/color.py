@@ -155,9 +155,6 @@ class ColorAnalyzer(Analyzer[ColorConfig, FramesInput, ColorRecord, ColorSummary
             ))
         return records
 
-    def summarize(self, records: Sequence[ColorRecord]) -> ColorSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[ColorRecord], video: VideoFacts
                        ) -> ColorSummary:
         shots = [ColorShot(start_s=start, end_s=end, frames=len(part),

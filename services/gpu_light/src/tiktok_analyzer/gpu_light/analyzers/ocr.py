@@ -275,9 +275,6 @@ class OcrAnalyzer(Analyzer[OcrConfig, FramesInput, OcrFrame, OcrSummary]):
 
     # --- the report ------------------------------------------------------------------------
 
-    def summarize(self, records: Sequence[OcrFrame]) -> OcrSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[OcrFrame], video: VideoFacts) -> OcrSummary:
         cfg = self.config
         # A replayed batch can deliver a frame twice: keep one record per time.

@@ -227,9 +227,6 @@ class QualityAnalyzer(Analyzer[QualityConfig, FramesInput, QualityRecord, Qualit
             ))
         return records
 
-    def summarize(self, records: Sequence[QualityRecord]) -> QualitySummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[QualityRecord], video: VideoFacts
                        ) -> QualitySummary:
         cfg = self.config

@@ -325,9 +325,6 @@ class SceneLabelsAnalyzer(Analyzer[SceneLabelsConfig, FramesInput, SceneLabelsRe
 
     # --- the report ---------------------------------------------------------------------------
 
-    def summarize(self, records: Sequence[SceneLabelsRecord]) -> SceneLabelsSummary:
-        return self.summarize_with(records, VideoFacts())
-
     def summarize_with(self, records: Sequence[SceneLabelsRecord], video: VideoFacts
                        ) -> SceneLabelsSummary:
         k = self.config.top_k
