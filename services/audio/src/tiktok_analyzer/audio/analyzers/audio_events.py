@@ -56,6 +56,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     AudioPolicy,
     LoadContext,
 )
+from tiktok_analyzer.shared.runtime.gpu import free_accelerator_memory
 
 Kind = Literal["speech", "music", "silence", "other"]
 Family = Literal["speech", "music"]
@@ -393,7 +394,4 @@ class AudioEventsAnalyzer(Analyzer[AudioEventsConfig, AudioInput, AudioEventSegm
 
     def close(self) -> None:
         self.model = None
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        free_accelerator_memory()

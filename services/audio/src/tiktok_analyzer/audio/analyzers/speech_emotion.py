@@ -53,6 +53,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     AudioPolicy,
     LoadContext,
 )
+from tiktok_analyzer.shared.runtime.gpu import free_accelerator_memory
 
 VAD_RATE = 16_000  # the rate Silero VAD is run at (it supports 8 and 16 kHz)
 MIN_REPORTED_S = 0.1  # an owned part shorter than this is a sliver at a chunk boundary
@@ -259,7 +260,4 @@ class SpeechEmotionAnalyzer(Analyzer[SpeechEmotionConfig, AudioInput, SpeechEmot
 
     def close(self) -> None:
         self.model = None
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        free_accelerator_memory()

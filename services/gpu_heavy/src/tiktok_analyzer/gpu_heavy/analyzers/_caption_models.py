@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tiktok_analyzer.shared.errors import ConfigError
+from tiktok_analyzer.shared.runtime.gpu import free_accelerator_memory
 
 Precision = Literal["auto", "fp32", "bf16", "fp16", "int8", "int4"]
 CPU_PRECISIONS = ("fp32", "bf16")
@@ -125,10 +126,7 @@ class _Generator:
 
     def close(self) -> None:
         self.model = None
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        free_accelerator_memory()
 
 
 class Blip2Captioner(_Generator):

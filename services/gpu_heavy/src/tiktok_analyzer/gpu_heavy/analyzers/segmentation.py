@@ -52,6 +52,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     VideoFacts,
     split_per_batch,
 )
+from tiktok_analyzer.shared.runtime.gpu import free_accelerator_memory
 from tiktok_analyzer.shared.runtime.per_shot import by_shot, stand_for, weighted_mean
 
 Setting = Literal["indoor", "outdoor", "mixed", "unknown"]
@@ -303,10 +304,7 @@ class SegmentationAnalyzer(Analyzer[SegmentationConfig, FramesInput, Segmentatio
 
     def close(self) -> None:
         self.model = None
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        free_accelerator_memory()
 
     # --- the report ---------------------------------------------------------------------------
 

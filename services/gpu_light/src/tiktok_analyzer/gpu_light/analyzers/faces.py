@@ -71,6 +71,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     FramesInput,
     LoadContext,
 )
+from tiktok_analyzer.shared.runtime.gpu import free_accelerator_memory
 
 MODEL_FILES = {"full_range": "face_detection_full_range_sparse.tflite",
                "short_range": "face_detection_short_range.tflite"}
@@ -354,10 +355,7 @@ class FacesAnalyzer(Analyzer[FacesConfig, FramesInput, FacesRecord, FacesSummary
             self.detector = None
         if self.classifier is not None:
             self.classifier = None
-            if self.device.startswith("cuda"):
-                import torch
-
-                torch.cuda.empty_cache()
+            free_accelerator_memory()
 
     def summarize(self, records: Sequence[FacesRecord]) -> FacesSummary:
         if not records:

@@ -64,6 +64,7 @@ from tiktok_analyzer.shared.runtime.analyzers import (
     VideoFacts,
     split_per_batch,
 )
+from tiktok_analyzer.shared.runtime.gpu import free_accelerator_memory
 from tiktok_analyzer.shared.runtime.per_shot import ShotSpan, by_shot, stand_for
 
 EMBEDDING_DTYPE = "<f2"  # float16, little-endian: half the size of float32, ample for cosines
@@ -318,10 +319,7 @@ class SceneLabelsAnalyzer(Analyzer[SceneLabelsConfig, FramesInput, SceneLabelsRe
 
     def close(self) -> None:
         self.model = None
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        free_accelerator_memory()
 
     # --- the report ---------------------------------------------------------------------------
 
