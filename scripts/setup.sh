@@ -75,6 +75,14 @@ if [ "$FOR_TESTS" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     say "chromium could not be installed: the browser tests will be skipped"
 fi
 
+# A guard against threads spinning in the kernel (src/tiktok_analyzer/cli/spin_watchdog.py):
+# cold Go builds were held 20+ minutes by it. scripts/test.sh starts one for its whole run.
+if [ -z "${TIKTOK_SPIN_WATCHDOG:-}" ]; then
+  python3 src/tiktok_analyzer/cli/spin_watchdog.py --root $$ &
+  TIKTOK_SPIN_WATCHDOG=$!
+  trap 'kill "$TIKTOK_SPIN_WATCHDOG" 2>/dev/null || true' EXIT
+fi
+
 if ! python3 -m uv --version 2>/dev/null | grep -q "$UV_VERSION"; then
   step uv-install 300 python3 -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 fi

@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
+# Guards the whole run against threads spinning in the kernel (a kernel livelock on these
+# machines that once held a test 17 minutes; src/tiktok_analyzer/cli/spin_watchdog.py).
+if command -v python3 >/dev/null; then
+  python3 src/tiktok_analyzer/cli/spin_watchdog.py --root $$ &
+  export TIKTOK_SPIN_WATCHDOG=$!
+  trap 'kill "$TIKTOK_SPIN_WATCHDOG" 2>/dev/null || true' EXIT
+fi
 scripts/setup.sh --tests
 phase=$SECONDS
 .venv/bin/ruff check .
@@ -14,11 +21,32 @@ phase=$SECONDS
 echo "[test] mypy: $((SECONDS - phase)) s" >&2
 phase=$SECONDS
 rc=0
-# One process by default. TEST_WORKERS=2 tries pytest-xdist (the real-infrastructure tests
-# are meant to share one worker, tests/conftest.py), but in the runs of 2026-11-30 its group
-# did not hold and two workers started one stack at once, so it is not the default.
-workers=()
-[ "${TEST_WORKERS:-0}" != 0 ] && workers=(-n "$TEST_WORKERS" --dist loadgroup)
-.venv/bin/pytest "${workers[@]}" "$@" || rc=$?
+if [ $# -eq 0 ] && [ "${TEST_TIERS:-2}" != 1 ]; then
+  # The whole suite as two pytest processes side by side: the real-infrastructure tier
+  # (`-m infra`: Kafka, MinIO, the six services; it mostly waits on them) and the rest (it
+  # mostly computes). Each has its own temporary folder and prefixes its lines with its
+  # name; each must pass and run tests (pytest's exit code 5, no tests, fails the run too).
+  # TEST_TIERS=1 runs one process; arguments (a file, -k ...) also run one process, with them.
+  # Options for both tiers: PYTEST_ADDOPTS, e.g. PYTEST_ADDOPTS=--durations=25.
+  tier() {
+    local name=$1 tier_rc
+    shift
+    set +e
+    .venv/bin/pytest --basetemp=".cache/pytest/$name" "$@" 2>&1 | sed -u "s/^/[$name] /"
+    tier_rc=${PIPESTATUS[0]}
+    echo "[test] pytest $name tier: exit code $tier_rc after $((SECONDS - phase)) s" >&2
+    return "$tier_rc"
+  }
+  tier infra -m infra &
+  infra=$!
+  tier local -m "not infra" &
+  local_tier=$!
+  wait "$infra" || rc=$?
+  local_rc=0
+  wait "$local_tier" || local_rc=$?
+  [ "$rc" -ne 0 ] || rc=$local_rc
+else
+  .venv/bin/pytest "$@" || rc=$?
+fi
 echo "[test] pytest: $((SECONDS - phase)) s; whole run: $((SECONDS - started)) s" >&2
 exit "$rc"

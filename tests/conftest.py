@@ -29,6 +29,21 @@ ACTIVE_SERVICES: list[ServiceSet] = []
 SERVICES = tuple(str(s) for s in Service)
 
 
+@pytest.fixture(autouse=True)
+def keeps_the_process_scheduling() -> Iterator[None]:
+    """A test must leave this process's scheduling as it found it: everything started later
+    (services, Chromium, encoders) inherits it. SVT-AV1 under root had switched the process
+    to SCHED_FIFO 99 (tests/media_corpus.py), and real-time children spinning in the kernel
+    then held the machine for many minutes (docs/setup.md)."""
+    before = (os.sched_getscheduler(0), os.sched_getparam(0))
+    yield
+    after = (os.sched_getscheduler(0), os.sched_getparam(0))
+    if after != before:
+        os.sched_setscheduler(0, *before)
+        pytest.fail(f"the test changed this process's scheduling from policy {before[0]} to "
+                    f"{after[0]} (priority {after[1].sched_priority}); restored")
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
@@ -96,13 +111,22 @@ def video_factory(media_dir: Path) -> Callable[..., Path]:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Under pytest-xdist (``scripts/test.sh`` runs two workers), every test of the real
-    infrastructure goes to one worker: they share one Kafka, one MinIO and one set of services
-    on fixed ports, started once. The other worker meanwhile runs the in-process tests.
-    Marked as each item is collected: xdist reads the groups in its own collection hook,
-    which may run before any ``pytest_collection_modifyitems`` of this conftest."""
-    if item.get_closest_marker("xdist_group"):
-        return  # a stack of its own (test_secure_pipeline.py)
+    """Every test of the real infrastructure is marked ``infra``: ``scripts/test.sh`` runs
+    ``-m infra`` and ``-m "not infra"`` as two pytest processes side by side (the
+    infrastructure tier mostly waits on Kafka, MinIO and its services, the other mostly
+    computes). Under pytest-xdist the same tests form one group, sharing one Kafka, one MinIO
+    and one set of services on fixed ports. Marked as each item is collected: xdist and
+    ``-m`` read the marks in collection hooks that may run before this conftest's
+    ``pytest_collection_modifyitems``."""
     fixtures = set(getattr(item, "fixturenames", ()))
-    if item.get_closest_marker("infra") or fixtures & {"stack", "services"}:
+    if not (item.get_closest_marker("infra") or fixtures & {"stack", "services"}):
+        return
+    item.add_marker(pytest.mark.infra)
+    if not item.get_closest_marker("xdist_group"):  # test_secure_pipeline.py has its own
         item.add_marker(pytest.mark.xdist_group("infra"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos run first: it runs six services of its own and would otherwise stop the
+    session's six and start them again afterwards (12 service starts, about a minute of CPU)."""
+    items.sort(key=lambda item: item.path.name != "test_chaos.py")

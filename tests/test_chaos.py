@@ -37,6 +37,9 @@ def test_chaos_small_scale(stack: stack_module.StackPaths, no_other_services: No
         [sys.executable, "-m", "tiktok_analyzer.cli.main", "chaos", "--videos", "5",
          "--kills-per-service", "1", "--kill-together", "2", "--together-rounds", "1",
          "--restart-broker", "1", "--restart-minio", "1", "--timeout", "300",
+         # Shorter outages and settling than the full run's (5-20 s, 15 s): the same
+         # faults and checks at CI scale.
+         "--outage-s", "2", "5", "--settle", "5",
          "--log-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=900, check=False,
         # An empty model store, as the session's services have: the weights a developer

@@ -133,7 +133,7 @@ def make_clips(folder: Path, count: int, seed: int) -> list[Path]:
 
 
 def run_chaos(videos: int, faults: Faults, log_dir: Path, seed: int | None = None,
-              timeout_s: float = 600.0) -> ChaosResult:
+              timeout_s: float = 600.0, settle_s: float = 15.0) -> ChaosResult:
     from tiktok_analyzer.cli import stack
     from tiktok_analyzer.cli.submit import read_reports, upload
     from tiktok_analyzer.ingest.identity import video_id_for_file
@@ -157,7 +157,7 @@ def run_chaos(videos: int, faults: Faults, log_dir: Path, seed: int | None = Non
         if injector.error is not None:
             raise injector.error
         _say("all faults injected; waiting for the reports")
-        found = asyncio.run(read_reports(set(ids), timeout=timeout_s, settle_s=15))
+        found = asyncio.run(read_reports(set(ids), timeout=timeout_s, settle_s=settle_s))
     reported = [v for v in ids if found[v]]
     extra = sum(len(r) - len({x.report_version for x in r}) for r in found.values())
     return ChaosResult(videos=videos, reports=len(reported), lost=videos - len(reported),

@@ -160,9 +160,10 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
     faults = Faults(kills_per_service=args.kills_per_service, together=args.kill_together,
                     together_rounds=args.together_rounds if args.kill_together else 0,
-                    broker_restarts=args.restart_broker, minio_restarts=args.restart_minio)
+                    broker_restarts=args.restart_broker, minio_restarts=args.restart_minio,
+                    pause_s=(min(args.outage_s), max(args.outage_s)))
     result = run_chaos(args.videos, faults, args.log_dir, seed=args.seed,
-                       timeout_s=args.timeout)
+                       timeout_s=args.timeout, settle_s=args.settle)
     print(result.line())
     return EXIT_OK if result.ok else EXIT_ERROR
 
@@ -389,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop and start the Kafka broker N times during the run")
     p.add_argument("--restart-minio", type=int, default=0, metavar="N",
                    help="stop and start MinIO N times during the run")
+    p.add_argument("--outage-s", type=float, nargs=2, default=(5.0, 20.0),
+                   metavar=("MIN", "MAX"),
+                   help="how long each broker or MinIO restart keeps it down: a random "
+                        "number of seconds in this range (default 5 20)")
+    p.add_argument("--settle", type=float, default=15.0,
+                   help="seconds to keep reading reports after the last expected one, to "
+                        "catch duplicates (default 15)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for reports")
     p.add_argument("--log-dir", type=Path, default=Path(".cache/chaos"))
