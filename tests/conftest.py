@@ -114,16 +114,10 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     """Every test of the real infrastructure is marked ``infra``: ``scripts/test.sh`` runs
     ``-m infra`` and ``-m "not infra"`` as two pytest processes side by side (the
     infrastructure tier mostly waits on Kafka, MinIO and its services, the other mostly
-    computes). Under pytest-xdist the same tests form one group, sharing one Kafka, one MinIO
-    and one set of services on fixed ports. Marked as each item is collected: xdist and
-    ``-m`` read the marks in collection hooks that may run before this conftest's
-    ``pytest_collection_modifyitems``."""
+    computes). Marked as each item is collected, before ``-m`` selects."""
     fixtures = set(getattr(item, "fixturenames", ()))
-    if not (item.get_closest_marker("infra") or fixtures & {"stack", "services"}):
-        return
-    item.add_marker(pytest.mark.infra)
-    if not item.get_closest_marker("xdist_group"):  # test_secure_pipeline.py has its own
-        item.add_marker(pytest.mark.xdist_group("infra"))
+    if item.get_closest_marker("infra") or fixtures & {"stack", "services"}:
+        item.add_marker(pytest.mark.infra)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -29,9 +29,7 @@ from tiktok_analyzer.shared.contracts.topics import UPLOADS
 from tiktok_analyzer.shared.infra.security import kafka_client_kwargs, minio_client
 from tiktok_analyzer.shared.settings import KafkaSettings, StorageSettings
 
-# A group of its own under pytest-xdist: ports and state of its own, so it runs beside the
-# plain stack's tests on the other worker (tests/conftest.py).
-pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("secure")]
+pytestmark = pytest.mark.infra
 
 KAFKA = "127.0.0.1:29092"
 MINIO = "127.0.0.1:29000"
@@ -114,7 +112,7 @@ def test_one_video_through_the_secured_pipeline_and_no_secret_in_any_log(
     env = {"TIKTOK_MODEL_STORE": str(tmp_path_factory.mktemp("secure-models")),
            "TIKTOK_INGEST_HTTP_PORT": "28080",
            # The observability ports (9101..9106) are fixed per service, and the plain
-           # services may hold them (in this process or another pytest-xdist worker).
+           # services hold them.
            "TIKTOK_OBS_ENABLED": "false"}
     log_dir = secure_stack.state / "services"
     with ServiceSet(SERVICES, log_dir=log_dir, env=env) as running:
