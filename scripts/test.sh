@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # the cache, and the suite starts dozens of such processes). The images precompile instead.
 unset PYTHONDONTWRITEBYTECODE
 started=$SECONDS
-# Guards the whole run against threads spinning in the kernel (a kernel livelock on these
-# machines that once held a test 17 minutes; src/tiktok_analyzer/cli/spin_watchdog.py).
+# A watchdog over the whole run: it sets real-time processes back to the ordinary policy (a
+# library had raised the test process to SCHED_FIFO 99 and its children hung: Go builds,
+# Chromium) and lowers threads spinning in the kernel (docs/setup.md; spin_watchdog.py).
 if command -v python3 >/dev/null; then
   python3 src/tiktok_analyzer/cli/spin_watchdog.py --root $$ &
   export TIKTOK_SPIN_WATCHDOG=$!
