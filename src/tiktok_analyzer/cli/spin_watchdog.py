@@ -201,8 +201,8 @@ class SpinWatchdog:
                     changed.append(task.tid)
         if changed:
             say(f"pid {process.pid} ({process.comm}) ran real-time ({REAL_TIME[process.policy]}"
-                f", inherited from a parent a library had raised, e.g. SVT-AV1 under root); "
-                f"{len(changed)} thread(s) set back to SCHED_OTHER")
+                f"; a library raised it, as SVT-AV1 does under root, or a parent passed it "
+                f"on): {len(changed)} thread(s) set back to SCHED_OTHER")
 
     def lower(self, task: TaskSample, entry: Watched, now: float) -> None:
         try:
