@@ -1,23 +1,25 @@
-"""Unstick threads that spin inside the kernel: the set-up's and the test run's livelock guard.
+"""The set-up's and the test run's guard against real-time priority and kernel spinners.
 
-What it guards against (measured 2026-11-30, docs/setup.md): on these 2-core VMs (Linux
-6.18) a process reaping a dead child can busy-wait in the kernel's dentry cache
-(``wait4 -> release_task -> proc_invalidate_siblings_dcache -> d_invalidate ->
-shrink_dcache_parent``) for /proc entries that another task is in the middle of killing.
-With two such spinners both cores are taken and the task they wait for never runs: two
-Chromium zygotes sat there 17 minutes at 100 % system time while everything else on the
-machine queued (load average 140). Giving the spinners the lowest scheduling class
-(``SCHED_IDLE``) let the waited-for task run and both finished within 5 s. The kernel's own
-fix is upstream ("get rid of busy-waiting in shrink_dcache_tree()"), not in this kernel.
-Go builds reaping their compiler processes hit the same path: that is the 20-minute "Go
-livelock" of issue 11, which killing and rerunning the step had cured.
+What it guards against (measured 2026-11-30, docs/setup.md):
 
-How: every ``interval_s`` it reads ``/proc/<pid>/task/<tid>/stat`` of the processes under
-``root`` (and keeps following a process once seen, should it be re-parented). A thread that
-stayed runnable for ``spin_s`` with nearly all of its CPU time in the kernel and almost none
-in user space is spinning there; it is moved to ``SCHED_IDLE`` and put back to its old policy
-as soon as it stops. Only such threads are touched. A thread moved by mistake (a long pure
-kernel copy) only runs at low priority while it keeps at it.
+* **Real-time priority leaking into child processes.** SVT-AV1 run as root switches the thread
+  that opens its encoder to ``SCHED_FIFO`` 99, and every process started from it afterwards
+  inherits that. Go builds then hang (a 7.5 s build ran past 300 s under ``chrt -f 99``: the
+  "Go livelock" of issue 11), and so can anything else that spins while waiting.
+* **Threads spinning in the kernel.** A process reaping a dead child can busy-wait in the
+  dentry cache (``wait4 -> release_task -> proc_invalidate_siblings_dcache -> d_invalidate ->
+  shrink_dcache_parent``) for /proc entries another task is still killing. Two Chromium
+  zygotes (real-time, inherited) sat there 17 minutes at 100 % system time while the task they
+  waited for queued (load average 140); moved to ``SCHED_IDLE`` they finished within 5 s.
+  The kernel's own fix ("get rid of busy-waiting in shrink_dcache_tree()") is not in 6.18.
+
+How: every ``interval_s`` it reads ``/proc/<pid>/stat`` of the processes under ``root`` (and
+keeps following a process once seen, should it be re-parented). A process running real-time
+has its real-time threads set back to ``SCHED_OTHER``. In a process that spent half a core in
+the kernel it looks at each thread: one that kept nearly all of its CPU time in the kernel and
+almost none in user space for ``spin_s`` is moved to ``SCHED_IDLE`` and put back to its old
+policy as soon as it stops. A thread moved by mistake (a long pure kernel copy) only runs at
+low priority while it keeps at it.
 
 Only the standard library is used: the set-up runs it before the workspace is synced.
 Usage: ``python3 src/tiktok_analyzer/cli/spin_watchdog.py --root PID`` (runs until ``root``
